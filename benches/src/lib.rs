@@ -1,0 +1,1 @@
+//! Criterion benchmarks for flashnet live in `benches/`.

@@ -1,0 +1,90 @@
+//! [`Chain`]: two layers in sequence, and the [`Sequential!`](crate::Sequential) /
+//! [`sequential!`](crate::sequential) macros that nest chains the way Keras lists layers.
+#![forbid(unsafe_code)]
+
+use bytemuck::Zeroable;
+use rand_core::Rng;
+
+use crate::layer::{Layer, LayerInfo};
+
+/// `A` then `B`. The bound `B: Layer<Input = A::Output>` makes a shape mismatch between two
+/// consecutive layers a compile error.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Zeroable)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Chain<A: Layer, B: Layer<Input = A::Output>>(pub A, pub B);
+
+impl<A: Layer, B: Layer<Input = A::Output>> Layer for Chain<A, B> {
+    type Input = A::Input;
+    type Output = B::Output;
+    type Params = (A::Params, B::Params);
+    /// `A`'s scratch, the activations between `A` and `B`, their gradient, `B`'s scratch.
+    type Buffers<const N: usize> = (A::Buffers<N>, [A::Output; N], [A::Output; N], B::Buffers<N>);
+    const TRAINABLE: bool = A::TRAINABLE || B::TRAINABLE;
+
+    fn init<R: Rng + ?Sized>(&self, p: &mut Self::Params, rng: &mut R) {
+        self.0.init(&mut p.0, rng);
+        self.1.init(&mut p.1, rng);
+    }
+
+    fn forward<const N: usize, R: Rng + ?Sized>(
+        &self,
+        p: &Self::Params,
+        x: &[A::Input],
+        y: &mut [B::Output],
+        buf: &mut Self::Buffers<N>,
+        mut rng: Option<&mut R>,
+    ) {
+        let (ba, mid, _, bb) = buf;
+        let mid = &mut mid[..x.len()];
+        self.0.forward(&p.0, x, mid, ba, rng.as_deref_mut());
+        self.1.forward(&p.1, mid, y, bb, rng);
+    }
+
+    fn backward<const N: usize>(
+        &self,
+        p: &Self::Params,
+        x: &[A::Input],
+        y: &[B::Output],
+        dy: &[B::Output],
+        buf: &mut Self::Buffers<N>,
+        dx: Option<&mut [A::Input]>,
+        g: &mut Self::Params,
+    ) {
+        let n = x.len();
+        let (ba, mid, dmid, bb) = buf;
+        // The gradient between A and B is only worth computing if someone consumes it.
+        let need_mid = A::TRAINABLE || dx.is_some();
+        let dmid = &mut dmid[..n];
+        self.1.backward(
+            &p.1,
+            &mid[..n],
+            y,
+            dy,
+            bb,
+            need_mid.then_some(&mut *dmid),
+            &mut g.1,
+        );
+        if need_mid {
+            self.0.backward(&p.0, x, &mid[..n], dmid, ba, dx, &mut g.0);
+        }
+    }
+
+    fn describe(&self, f: &mut dyn FnMut(&LayerInfo)) {
+        self.0.describe(f);
+        self.1.describe(f);
+    }
+}
+
+/// The type of a sequence of layers: `Sequential![Flatten<28, 28, 784>, Dense<784, 128>, …]`.
+#[macro_export]
+macro_rules! Sequential {
+    ($l:ty $(,)?) => { $l };
+    ($l:ty, $($rest:ty),+ $(,)?) => { $crate::Chain<$l, $crate::Sequential![$($rest),+]> };
+}
+
+/// A value of a sequence of layers: `sequential![Flatten::new(), Dense::new(), …]`.
+#[macro_export]
+macro_rules! sequential {
+    ($l:expr $(,)?) => { $l };
+    ($l:expr, $($rest:expr),+ $(,)?) => { $crate::Chain($l, $crate::sequential![$($rest),+]) };
+}

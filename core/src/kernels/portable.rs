@@ -1,0 +1,220 @@
+//! Portable kernels: plain Rust loops written so that LLVM vectorizes the inner loops for any
+//! target, and simple enough to serve as the oracle for hand-vectorized paths.
+#![forbid(unsafe_code)]
+
+use rand_core::Rng;
+
+/// `C[m×n] = A[m×k]·B[k×n] + bias[n]`, all row-major.
+///
+/// Zero entries of `A` are skipped: they add exactly `0` (MNIST inputs are ~80% zeros).
+pub fn matmul_bias(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &[f32],
+    b: &[f32],
+    bias: &[f32],
+    c: &mut [f32],
+) {
+    let (a, b, bias, c) = (&a[..m * k], &b[..k * n], &bias[..n], &mut c[..m * n]);
+    for (ci, ai) in c.chunks_exact_mut(n).zip(a.chunks_exact(k)) {
+        ci.copy_from_slice(bias);
+        for (&x, bp) in ai.iter().zip(b.chunks_exact(n)) {
+            if x != 0.0 {
+                axpy(x, bp, ci);
+            }
+        }
+    }
+}
+
+/// `C[k×n] = A[m×k]ᵀ·B[m×n]`, all row-major (overwrites `C`).
+pub fn matmul_tn(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], c: &mut [f32]) {
+    let (a, b, c) = (&a[..m * k], &b[..m * n], &mut c[..k * n]);
+    for (p, cp) in c.chunks_exact_mut(n).enumerate() {
+        cp.fill(0.0);
+        for (ai, bi) in a.chunks_exact(k).zip(b.chunks_exact(n)) {
+            let x = ai[p];
+            if x != 0.0 {
+                axpy(x, bi, cp);
+            }
+        }
+    }
+}
+
+/// `C[m×k] = A[m×n]·B[k×n]ᵀ`, all row-major (overwrites `C`).
+pub fn matmul_nt(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], c: &mut [f32]) {
+    let (a, b, c) = (&a[..m * n], &b[..k * n], &mut c[..m * k]);
+    for (ci, ai) in c.chunks_exact_mut(k).zip(a.chunks_exact(n)) {
+        for (cip, bp) in ci.iter_mut().zip(b.chunks_exact(n)) {
+            *cip = dot(ai, bp);
+        }
+    }
+}
+
+/// `out[j] = Σ_i A[i][j]` over the rows of `A[m×n]` (the bias gradient).
+pub fn column_sums(m: usize, n: usize, a: &[f32], out: &mut [f32]) {
+    let out = &mut out[..n];
+    out.fill(0.0);
+    for row in a[..m * n].chunks_exact(n) {
+        for (o, &x) in out.iter_mut().zip(row) {
+            *o += x;
+        }
+    }
+}
+
+/// `y += a·x`.
+#[inline(always)]
+fn axpy(a: f32, x: &[f32], y: &mut [f32]) {
+    for (yi, &xi) in y.iter_mut().zip(x) {
+        *yi += a * xi;
+    }
+}
+
+/// Dot product with 8 independent accumulators (lets LLVM vectorize without `fast-math`).
+#[inline(always)]
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0.0f32; 8];
+    let (ac, at) = a.as_chunks::<8>();
+    let (bc, bt) = b.as_chunks::<8>();
+    for (x, y) in ac.iter().zip(bc) {
+        for l in 0..8 {
+            acc[l] += x[l] * y[l];
+        }
+    }
+    let mut s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    for (x, y) in at.iter().zip(bt) {
+        s += x * y;
+    }
+    s
+}
+
+/// `x = max(x, 0)` in place.
+pub fn relu(x: &mut [f32]) {
+    for v in x {
+        *v = v.max(0.0);
+    }
+}
+
+/// `dx = dy` where the ReLU output `y > 0`, else `0`.
+pub fn relu_backward(y: &[f32], dy: &[f32], dx: &mut [f32]) {
+    for ((d, &g), &o) in dx.iter_mut().zip(dy).zip(y) {
+        *d = if o > 0.0 { g } else { 0.0 };
+    }
+}
+
+/// Fills `mask` with inverted-dropout factors: `0` with probability `rate`, else `1/(1-rate)`.
+///
+/// One `u32` from `rng` per element, compared against `rate·2³²`, so a seed fixes the mask.
+pub fn dropout_mask<R: Rng + ?Sized>(mask: &mut [f32], rate: f32, rng: &mut R) {
+    let keep = 1.0 - rate;
+    let scale = if keep > 0.0 { 1.0 / keep } else { 0.0 };
+    // u32 threshold: an element is dropped when its random word is below it.
+    let threshold = (f64::from(rate) * 4_294_967_296.0) as u64;
+    for m in mask {
+        *m = if u64::from(rng.next_u32()) < threshold {
+            0.0
+        } else {
+            scale
+        };
+    }
+}
+
+/// `out = a ⊙ b`, elementwise.
+pub fn mul(a: &[f32], b: &[f32], out: &mut [f32]) {
+    for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {
+        *o = x * y;
+    }
+}
+
+/// Numerically stable softmax of each `n`-wide row of `x` into `out` (max subtracted first).
+pub fn softmax(n: usize, x: &[f32], out: &mut [f32]) {
+    for (o, z) in out.chunks_exact_mut(n).zip(x.chunks_exact(n)) {
+        let max = z.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let mut sum = 0.0;
+        for (p, &v) in o.iter_mut().zip(z) {
+            *p = libm::expf(v - max);
+            sum += *p;
+        }
+        let inv = 1.0 / sum;
+        for p in o.iter_mut() {
+            *p *= inv;
+        }
+    }
+}
+
+/// Sparse categorical cross-entropy from logits, fused with its softmax gradient.
+///
+/// For each `n`-wide row `z` with label `y`: `loss = logsumexp(z) − z[y]` (stable: the max is
+/// subtracted), `grad = (softmax(z) − onehot(y)) · grad_scale`. Returns the summed loss and the
+/// number of rows whose arg-max equals the label. Labels must be `< n`.
+pub fn softmax_cross_entropy(
+    n: usize,
+    logits: &[f32],
+    labels: &[u8],
+    grad_scale: f32,
+    grad: &mut [f32],
+) -> (f32, u32) {
+    let mut loss = 0.0;
+    let mut correct = 0;
+    for ((z, g), &y) in logits
+        .chunks_exact(n)
+        .zip(grad.chunks_exact_mut(n))
+        .zip(labels)
+    {
+        let y = usize::from(y);
+        let (arg, max) = argmax(z);
+        let mut sum = 0.0;
+        for (gi, &v) in g.iter_mut().zip(z) {
+            *gi = libm::expf(v - max);
+            sum += *gi;
+        }
+        loss += max + libm::logf(sum) - z[y];
+        let inv = grad_scale / sum;
+        for gi in g.iter_mut() {
+            *gi *= inv;
+        }
+        g[y] -= grad_scale;
+        correct += u32::from(arg == y);
+    }
+    (loss, correct)
+}
+
+/// Index and value of the first maximum (NaN never wins).
+pub fn argmax(z: &[f32]) -> (usize, f32) {
+    let mut best = (0, f32::NEG_INFINITY);
+    for (i, &v) in z.iter().enumerate() {
+        if v > best.1 {
+            best = (i, v);
+        }
+    }
+    best
+}
+
+/// One Adam step as Keras computes it, for one tensor:
+/// `m += (g − m)(1 − β₁)`, `v += (g² − v)(1 − β₂)`, `w −= α·m / (√v + ε)`,
+/// where the caller passes `alpha = lr·√(1 − β₂ᵗ)/(1 − β₁ᵗ)`.
+#[allow(clippy::too_many_arguments)]
+pub fn adam(
+    w: &mut [f32],
+    g: &[f32],
+    m: &mut [f32],
+    v: &mut [f32],
+    alpha: f32,
+    beta1: f32,
+    beta2: f32,
+    eps: f32,
+) {
+    let (c1, c2) = (1.0 - beta1, 1.0 - beta2);
+    for (((w, &g), m), v) in w.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
+        *m += (g - *m) * c1;
+        *v += (g * g - *v) * c2;
+        *w -= (*m * alpha) / (libm::sqrtf(*v) + eps);
+    }
+}
+
+/// Plain SGD: `w −= lr·g`.
+pub fn sgd(w: &mut [f32], g: &[f32], lr: f32) {
+    for (w, &g) in w.iter_mut().zip(g) {
+        *w -= lr * g;
+    }
+}

@@ -1,0 +1,42 @@
+//! Sparse categorical cross-entropy from logits, fused with softmax.
+#![forbid(unsafe_code)]
+
+use crate::error::Error;
+use crate::kernels;
+
+/// Sums `logsumexp(z) − z[label]` over the rows and writes `(softmax(z) − onehot) · grad_scale`
+/// into `grad` (pass `1/n` for the gradient of the batch mean). Returns `(loss_sum, correct)`.
+///
+/// A label `≥ C` is an [`Error::Label`], checked before anything is computed.
+pub fn sparse_categorical_crossentropy<const C: usize>(
+    logits: &[[f32; C]],
+    labels: &[u8],
+    grad_scale: f32,
+    grad: &mut [[f32; C]],
+) -> Result<(f32, u32), Error> {
+    let n = logits.len();
+    if labels.len() != n || grad.len() < n {
+        return Err(Error::BatchShape {
+            inputs: n,
+            labels: labels.len(),
+        });
+    }
+    if let Some((index, &label)) = labels
+        .iter()
+        .enumerate()
+        .find(|&(_, &l)| usize::from(l) >= C)
+    {
+        return Err(Error::Label {
+            index,
+            label,
+            classes: C,
+        });
+    }
+    Ok(kernels::softmax_cross_entropy(
+        C,
+        logits.as_flattened(),
+        labels,
+        grad_scale,
+        grad[..n].as_flattened_mut(),
+    ))
+}

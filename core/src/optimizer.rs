@@ -1,0 +1,104 @@
+//! Optimizers: [`Adam`] (Keras' update, Keras' defaults) and plain [`Sgd`].
+#![forbid(unsafe_code)]
+
+use bytemuck::Zeroable;
+
+use crate::kernels;
+use crate::params::Params;
+
+/// Updates parameters from their gradients. The optimizer value is its hyper-parameters; its
+/// per-parameter memory is [`Optimizer::State`], zero at the start of training.
+pub trait Optimizer {
+    /// Moments, step counter, …; all zero means "no step taken yet".
+    type State<P: Params>: Zeroable;
+    /// One update of `params` with `grads`.
+    fn step<P: Params>(&self, params: &mut P, grads: &P, state: &mut Self::State<P>);
+}
+
+/// Adam exactly as Keras 3 computes it: `m += (g − m)(1 − β₁)`, `v += (g² − v)(1 − β₂)`,
+/// `α = lr·√(1 − β₂ᵗ)/(1 − β₁ᵗ)`, `w −= α·m/(√v + ε)`.
+#[derive(Clone, Copy, Debug, PartialEq, Zeroable)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Adam {
+    /// Learning rate (Keras default 0.001).
+    pub learning_rate: f32,
+    /// β₁ (0.9).
+    pub beta_1: f32,
+    /// β₂ (0.999).
+    pub beta_2: f32,
+    /// ε (1e-7).
+    pub epsilon: f32,
+}
+
+impl Default for Adam {
+    fn default() -> Self {
+        Adam {
+            learning_rate: 0.001,
+            beta_1: 0.9,
+            beta_2: 0.999,
+            epsilon: 1e-7,
+        }
+    }
+}
+
+impl Adam {
+    /// Keras' defaults with another learning rate.
+    pub fn with_learning_rate(learning_rate: f32) -> Self {
+        Adam {
+            learning_rate,
+            ..Adam::default()
+        }
+    }
+}
+
+/// Adam's memory: first and second moments and the number of steps taken.
+#[derive(Clone, Copy, Debug, Zeroable)]
+pub struct AdamState<P> {
+    /// First moments.
+    pub m: P,
+    /// Second moments.
+    pub v: P,
+    /// Steps taken (Keras' `iterations`).
+    pub iterations: u64,
+}
+
+impl Optimizer for Adam {
+    type State<P: Params> = AdamState<P>;
+
+    fn step<P: Params>(&self, params: &mut P, grads: &P, s: &mut AdamState<P>) {
+        s.iterations += 1;
+        let t = s.iterations as f32;
+        let (b1, b2) = (self.beta_1, self.beta_2);
+        let alpha =
+            self.learning_rate * libm::sqrtf(1.0 - libm::powf(b2, t)) / (1.0 - libm::powf(b1, t));
+        let eps = self.epsilon;
+        params.zip4_mut(grads, &mut s.m, &mut s.v, &mut |w, g, m, v| {
+            kernels::adam(w, g, m, v, alpha, b1, b2, eps)
+        });
+    }
+}
+
+/// Plain stochastic gradient descent: `w −= lr·g`.
+#[derive(Clone, Copy, Debug, PartialEq, Zeroable)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Sgd {
+    /// Learning rate (Keras default 0.01).
+    pub learning_rate: f32,
+}
+
+impl Default for Sgd {
+    fn default() -> Self {
+        Sgd {
+            learning_rate: 0.01,
+        }
+    }
+}
+
+impl Optimizer for Sgd {
+    type State<P: Params> = ();
+
+    fn step<P: Params>(&self, params: &mut P, grads: &P, _: &mut ()) {
+        let lr = self.learning_rate;
+        params.zip_mut(grads, &mut |w, g| kernels::sgd(w, g, lr));
+    }
+}

@@ -1,0 +1,84 @@
+//! Parameter sets: every trainable tensor of a layer or model, visited in a fixed order.
+#![forbid(unsafe_code)]
+
+use bytemuck::Zeroable;
+
+/// A fixed set of `f32` tensors (weights, or their gradients, or optimizer moments: all share
+/// one type, so they line up tensor by tensor). Build big ones zeroed in place
+/// (`bytemuck::zeroed_box` on a host) and let the model's `init` fill them.
+pub trait Params: Zeroable {
+    /// Total number of scalars.
+    const COUNT: usize;
+    /// Visits each tensor as a flat slice, in the order the model describes them.
+    fn visit(&self, f: &mut impl FnMut(&[f32]));
+    /// Visits each tensor mutably, same order.
+    fn visit_mut(&mut self, f: &mut impl FnMut(&mut [f32]));
+    /// Visits `self` and `other` tensor by tensor.
+    fn zip_mut(&mut self, other: &Self, f: &mut impl FnMut(&mut [f32], &[f32]));
+    /// Visits `self`, `g`, `m`, `v` tensor by tensor (an Adam update).
+    fn zip4_mut(
+        &mut self,
+        g: &Self,
+        m: &mut Self,
+        v: &mut Self,
+        f: &mut impl FnMut(&mut [f32], &[f32], &mut [f32], &mut [f32]),
+    );
+
+    /// Sets every scalar to zero.
+    fn fill_zero(&mut self) {
+        self.visit_mut(&mut |t| t.fill(0.0));
+    }
+    /// Copies every tensor of `other` into `self`.
+    fn copy_from(&mut self, other: &Self) {
+        self.zip_mut(other, &mut |d, s| d.copy_from_slice(s));
+    }
+    /// `true` if every scalar is finite (no NaN, no ±∞).
+    fn all_finite(&self) -> bool {
+        let mut ok = true;
+        self.visit(&mut |t| ok &= t.iter().all(|v| v.is_finite()));
+        ok
+    }
+}
+
+/// Layers without parameters.
+impl Params for () {
+    const COUNT: usize = 0;
+    fn visit(&self, _: &mut impl FnMut(&[f32])) {}
+    fn visit_mut(&mut self, _: &mut impl FnMut(&mut [f32])) {}
+    fn zip_mut(&mut self, _: &Self, _: &mut impl FnMut(&mut [f32], &[f32])) {}
+    fn zip4_mut(
+        &mut self,
+        _: &Self,
+        _: &mut Self,
+        _: &mut Self,
+        _: &mut impl FnMut(&mut [f32], &[f32], &mut [f32], &mut [f32]),
+    ) {
+    }
+}
+
+/// Two parameter sets in sequence (a [`Chain`](crate::Chain) of layers).
+impl<A: Params, B: Params> Params for (A, B) {
+    const COUNT: usize = A::COUNT + B::COUNT;
+    fn visit(&self, f: &mut impl FnMut(&[f32])) {
+        self.0.visit(f);
+        self.1.visit(f);
+    }
+    fn visit_mut(&mut self, f: &mut impl FnMut(&mut [f32])) {
+        self.0.visit_mut(f);
+        self.1.visit_mut(f);
+    }
+    fn zip_mut(&mut self, o: &Self, f: &mut impl FnMut(&mut [f32], &[f32])) {
+        self.0.zip_mut(&o.0, f);
+        self.1.zip_mut(&o.1, f);
+    }
+    fn zip4_mut(
+        &mut self,
+        g: &Self,
+        m: &mut Self,
+        v: &mut Self,
+        f: &mut impl FnMut(&mut [f32], &[f32], &mut [f32], &mut [f32]),
+    ) {
+        self.0.zip4_mut(&g.0, &mut m.0, &mut v.0, f);
+        self.1.zip4_mut(&g.1, &mut m.1, &mut v.1, f);
+    }
+}

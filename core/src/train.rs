@@ -1,0 +1,62 @@
+//! [`Trainer`]: parameters, gradients, optimizer state and workspace in one struct, and the
+//! training step over a compile-time batch capacity. Nothing here allocates.
+#![forbid(unsafe_code)]
+
+use bytemuck::Zeroable;
+use rand_core::Rng;
+
+use crate::error::Error;
+use crate::layer::Layer;
+use crate::model::{Classifier, Workspace};
+use crate::optimizer::Optimizer;
+use crate::params::Params;
+
+/// Everything training mutates. About 4× the parameter memory plus the activations of one
+/// batch: build it zeroed in place (`bytemuck::zeroed_box()` on a host, a `static` on a
+/// microcontroller), then [`Trainer::init`].
+#[derive(Zeroable)]
+pub struct Trainer<M: Layer, O: Optimizer, const C: usize, const B: usize> {
+    /// The weights.
+    pub params: M::Params,
+    /// Gradients of the last step.
+    pub grads: M::Params,
+    /// The optimizer's memory.
+    pub state: O::State<M::Params>,
+    /// Activations and scratch of one batch.
+    pub ws: Workspace<M, C, B>,
+}
+
+/// What one training step measured (with dropout active, as Keras reports training metrics).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct StepStats {
+    /// Sum of the per-sample losses.
+    pub loss_sum: f32,
+    /// Samples whose arg-max matched the label.
+    pub correct: u32,
+}
+
+impl<M: Layer<Output = [f32; C]>, O: Optimizer, const C: usize, const B: usize>
+    Trainer<M, O, C, B>
+{
+    /// Fresh weights from `rng`, zero optimizer state.
+    pub fn init<R: Rng + ?Sized>(&mut self, model: &Classifier<M, C>, rng: &mut R) {
+        model.init(&mut self.params, rng);
+        self.grads.fill_zero();
+        self.state = Zeroable::zeroed();
+    }
+
+    /// One step on `ws.input[..n]`, `ws.labels[..n]`: forward, loss, backward, update.
+    pub fn step<R: Rng + ?Sized>(
+        &mut self,
+        model: &Classifier<M, C>,
+        optimizer: &O,
+        n: usize,
+        rng: &mut R,
+    ) -> Result<StepStats, Error> {
+        let (loss_sum, correct) =
+            model.gradients(&self.params, &mut self.grads, &mut self.ws, n, rng)?;
+        optimizer.step(&mut self.params, &self.grads, &mut self.state);
+        Ok(StepStats { loss_sum, correct })
+    }
+}

@@ -1,0 +1,5 @@
+//! The `flashnet` command line.
+#![allow(dead_code)]
+mod atomic;
+
+fn main() {}
