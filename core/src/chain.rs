@@ -1,6 +1,8 @@
 //! [`Chain`]: two layers in sequence, and the [`Sequential!`](crate::Sequential) /
 //! [`sequential!`](crate::sequential) macros that nest chains the way Keras lists layers.
 #![forbid(unsafe_code)]
+// `derive(Zeroable)` repeats our struct bounds in a where clause of its impl.
+#![allow(clippy::multiple_bound_locations)]
 
 use bytemuck::Zeroable;
 use rand_core::Rng;

@@ -1,6 +1,8 @@
 //! [`Classifier`]: layers that end in logits, with a softmax head for probabilities, and the
 //! [`Workspace`] that holds every activation of a batch.
 #![forbid(unsafe_code)]
+// `derive(Zeroable)` repeats our struct bounds in a where clause of its impl.
+#![allow(clippy::multiple_bound_locations)]
 
 use bytemuck::Zeroable;
 use rand_core::Rng;

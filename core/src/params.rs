@@ -10,7 +10,7 @@ pub trait Params: Zeroable {
     /// Total number of scalars.
     const COUNT: usize;
     /// Visits each tensor as a flat slice, in the order the model describes them.
-    fn visit(&self, f: &mut impl FnMut(&[f32]));
+    fn visit<'a>(&'a self, f: &mut impl FnMut(&'a [f32]));
     /// Visits each tensor mutably, same order.
     fn visit_mut(&mut self, f: &mut impl FnMut(&mut [f32]));
     /// Visits `self` and `other` tensor by tensor.
@@ -43,7 +43,7 @@ pub trait Params: Zeroable {
 /// Layers without parameters.
 impl Params for () {
     const COUNT: usize = 0;
-    fn visit(&self, _: &mut impl FnMut(&[f32])) {}
+    fn visit<'a>(&'a self, _: &mut impl FnMut(&'a [f32])) {}
     fn visit_mut(&mut self, _: &mut impl FnMut(&mut [f32])) {}
     fn zip_mut(&mut self, _: &Self, _: &mut impl FnMut(&mut [f32], &[f32])) {}
     fn zip4_mut(
@@ -59,7 +59,7 @@ impl Params for () {
 /// Two parameter sets in sequence (a [`Chain`](crate::Chain) of layers).
 impl<A: Params, B: Params> Params for (A, B) {
     const COUNT: usize = A::COUNT + B::COUNT;
-    fn visit(&self, f: &mut impl FnMut(&[f32])) {
+    fn visit<'a>(&'a self, f: &mut impl FnMut(&'a [f32])) {
         self.0.visit(f);
         self.1.visit(f);
     }

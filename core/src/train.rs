@@ -1,6 +1,8 @@
 //! [`Trainer`]: parameters, gradients, optimizer state and workspace in one struct, and the
 //! training step over a compile-time batch capacity. Nothing here allocates.
 #![forbid(unsafe_code)]
+// `derive(Zeroable)` repeats our struct bounds in a where clause of its impl.
+#![allow(clippy::multiple_bound_locations)]
 
 use bytemuck::Zeroable;
 use rand_core::Rng;
@@ -43,7 +45,9 @@ impl<M: Layer<Output = [f32; C]>, O: Optimizer, const C: usize, const B: usize>
     pub fn init<R: Rng + ?Sized>(&mut self, model: &Classifier<M, C>, rng: &mut R) {
         model.init(&mut self.params, rng);
         self.grads.fill_zero();
-        self.state = Zeroable::zeroed();
+        // In place: `self.state = Zeroable::zeroed()` builds the whole state (2× the weights for
+        // Adam) as a temporary on the stack first, which overflows small stacks.
+        bytemuck::write_zeroes(&mut self.state);
     }
 
     /// One step on `ws.input[..n]`, `ws.labels[..n]`: forward, loss, backward, update.

@@ -1,5 +1,27 @@
-//! The `flashnet` command line.
-#![allow(dead_code)]
-mod atomic;
+//! `flashnet`: the command line of the flashnet engine. This file only dispatches; each
+//! subcommand lives in `commands/`.
 
-fn main() {}
+use std::process::ExitCode;
+
+use clap::Parser;
+use flashnet_cli::cli::{Cli, Command};
+use flashnet_cli::commands;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Train(a) => commands::train::run(a),
+        Command::Evaluate(a) => commands::evaluate::run(a),
+        Command::Predict(a) => commands::predict::run(a),
+        Command::Summary(a) => commands::summary::run(a),
+        Command::Download(a) => commands::download::run(a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One line: the context chain joined by ": ".
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

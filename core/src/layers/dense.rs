@@ -42,7 +42,7 @@ impl<const IN: usize, const OUT: usize> Dense<IN, OUT> {
 
 impl<const IN: usize, const OUT: usize> Params for DenseParams<IN, OUT> {
     const COUNT: usize = IN * OUT + OUT;
-    fn visit(&self, f: &mut impl FnMut(&[f32])) {
+    fn visit<'a>(&'a self, f: &mut impl FnMut(&'a [f32])) {
         f(self.kernel.as_flattened());
         f(&self.bias);
     }

@@ -1,0 +1,111 @@
+//! `flashnet predict`: the digit, its 10 probabilities and logits, and the image.
+
+use anyhow::{Context, Result};
+use flashnet::mnist::to_input;
+use flashnet::tutorial::{self, InferenceWorkspace};
+use serde_json::json;
+
+use crate::cli::PredictArgs;
+use crate::mnist::{Mnist, Parts};
+use crate::{image_file, model_file, plots, report};
+
+struct Sample {
+    name: String,
+    pixels: [u8; 784],
+    label: Option<u8>,
+}
+
+pub fn run(args: &PredictArgs) -> Result<()> {
+    let loaded = model_file::load(&args.model)?;
+    let samples = samples(args)?;
+    let model = tutorial::model(tutorial::DROPOUT);
+    let mut ws: Box<InferenceWorkspace<1>> = bytemuck::zeroed_box();
+    let mut results = Vec::new();
+    for s in &samples {
+        to_input(&s.pixels, &mut ws.input[0]);
+        let probs = model.predict(&loaded.params, &mut ws, 1)?[0];
+        let logits = ws.logits[0];
+        let digit = flashnet::top_k::<10, 1>(&probs)[0].0;
+        let text = format!(
+            "{}\n{}predicted: {digit} (p = {:.4}){}\n{}",
+            s.name,
+            report::digit(&s.pixels),
+            probs[usize::from(digit)],
+            s.label.map(|l| format!(", label: {l}")).unwrap_or_default(),
+            table(&logits, &probs)
+        );
+        if args.json {
+            eprint!("{text}");
+        } else {
+            print!("{text}");
+        }
+        if let Some(path) = &args.plot {
+            let path = if samples.len() > 1 {
+                numbered(path, results.len())
+            } else {
+                path.clone()
+            };
+            plots::prediction(&path, &s.pixels, &logits, &probs, s.label)?;
+            eprintln!("Plot: {}", path.display());
+        }
+        results.push(json!({
+            "input": s.name, "label": s.label, "prediction": digit,
+            "probabilities": probs, "logits": logits,
+        }));
+    }
+    if args.json {
+        super::print_json(&json!({"model": args.model, "predictions": results}));
+    }
+    Ok(())
+}
+
+fn samples(args: &PredictArgs) -> Result<Vec<Sample>> {
+    if let Some(i) = args.index {
+        let mnist = Mnist::locate_and_load(&args.data, Parts::Test)?;
+        let test = mnist.test()?;
+        let pixels = *test.images.get(i).with_context(|| {
+            format!(
+                "--index {i} is out of range: the test set has {} images (0..{})",
+                test.len(),
+                test.len()
+            )
+        })?;
+        let label = test.labels.as_slice()[i];
+        return Ok(vec![Sample {
+            name: format!("test image {i}"),
+            pixels,
+            label: Some(label),
+        }]);
+    }
+    args.images
+        .iter()
+        .map(|p| {
+            Ok(Sample {
+                name: p.display().to_string(),
+                pixels: image_file::load(p, args.invert)?,
+                label: None,
+            })
+        })
+        .collect()
+}
+
+fn table(logits: &[f32; 10], probs: &[f32; 10]) -> String {
+    let mut s = String::from("digit   probability      logit\n");
+    for d in 0..10 {
+        s += &format!("{d:>5}   {:>11.6}  {:>9.4}\n", probs[d], logits[d]);
+    }
+    s
+}
+
+/// `plot.png` → `plot-3.png` for the fourth of several images.
+fn numbered(path: &std::path::Path, i: usize) -> std::path::PathBuf {
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let ext = path
+        .extension()
+        .map(|e| format!(".{}", e.to_string_lossy()))
+        .unwrap_or_default();
+    path.with_file_name(format!("{stem}-{i}{ext}"))
+}

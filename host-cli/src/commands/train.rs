@@ -1,0 +1,169 @@
+//! `flashnet train`: the tutorial end to end (summary, fit, evaluate, save, plot).
+
+use std::time::Instant;
+
+use anyhow::{Context, Result, ensure};
+use flashnet::tutorial::{self, AdamTrainer};
+use flashnet::{Adam, Metrics};
+use rand_core::SeedableRng;
+use rand_pcg::Pcg32;
+use serde_json::{Value, json};
+
+use crate::cli::TrainArgs;
+use crate::eval::evaluate;
+use crate::fit::{FitConfig, History, fit};
+use crate::mnist::{Mnist, Parts};
+use crate::{atomic, model_file, plots, report};
+
+pub fn run(args: &TrainArgs) -> Result<()> {
+    let mnist = Mnist::locate_and_load(&args.data, Parts::TrainAndTest)?;
+    eprintln!("MNIST from {} ({})", mnist.dir.display(), mnist.source);
+    let (full, test) = (mnist.train()?, mnist.test()?);
+
+    // Keras' validation_split: the last fraction of the training set, before any shuffling.
+    let (train, validation, validation_name) = if args.validation_split > 0.0 {
+        let at = (full.len() as f64 * (1.0 - args.validation_split)).floor() as usize;
+        ensure!(
+            at > 0 && at < full.len(),
+            "--validation-split {} leaves {} of {} samples for training: nothing to train or validate on",
+            args.validation_split,
+            at,
+            full.len()
+        );
+        (
+            full.slice(0..at),
+            full.slice(at..full.len()),
+            format!("last {} training samples", full.len() - at),
+        )
+    } else {
+        (full, test, "test set".to_string())
+    };
+
+    let model = tutorial::model(args.dropout);
+    eprint!("{}", report::summary(&model));
+    let mut trainer: Box<AdamTrainer> = bytemuck::zeroed_box();
+    let mut rng = Pcg32::seed_from_u64(args.seed);
+    trainer.init(&model, &mut rng);
+    let cfg = FitConfig {
+        epochs: args.epochs,
+        batch_size: args.batch_size,
+        optimizer: Adam::with_learning_rate(args.learning_rate),
+    };
+    eprintln!(
+        "Training on {} samples, validating on {} ({validation_name}); batch {}, {} epochs, seed {}",
+        train.len(),
+        validation.len(),
+        cfg.batch_size,
+        cfg.epochs,
+        args.seed
+    );
+
+    let started = Instant::now();
+    let history = fit(&model, &mut trainer, &cfg, &train, &validation, &mut rng)?;
+    let train_seconds = started.elapsed().as_secs_f64();
+
+    let eval_start = Instant::now();
+    let test_metrics = evaluate(&model, &trainer.params, &mut trainer.ws, &test)?;
+    eprintln!(
+        "{} test images in {:.0} ms - test_accuracy: {:.4} - test_loss: {:.4}",
+        test_metrics.count,
+        eval_start.elapsed().as_secs_f64() * 1e3,
+        test_metrics.accuracy(),
+        test_metrics.loss()
+    );
+    eprint!("{}", report::confusion(&test_metrics.confusion));
+
+    let settings = json!({
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "learning_rate": args.learning_rate,
+        "dropout": args.dropout,
+        "seed": args.seed,
+        "validation_split": args.validation_split,
+        "optimizer": "adam",
+        "loss": "sparse_categorical_crossentropy",
+    });
+    let history_json = history_json(
+        &history,
+        &validation_name,
+        &test_metrics,
+        &settings,
+        train_seconds,
+    );
+    let facts = json!({
+        "settings": settings,
+        "test_accuracy": test_metrics.accuracy(),
+        "test_loss": test_metrics.loss(),
+        "train_samples": train.len(),
+    });
+    model_file::save(&args.out, &model, &trainer.params, &facts)?;
+    let text = serde_json::to_string_pretty(&history_json).context("cannot encode the history")?;
+    atomic::write(&args.history, text.as_bytes())?;
+    let plot_files = write_plots(args, &history, &test_metrics)?;
+    eprintln!("Model: {}", args.out.display());
+    eprintln!("History: {}", args.history.display());
+    for p in &plot_files {
+        eprintln!("Plot: {}", p.display());
+    }
+    if args.json {
+        let mut out = history_json;
+        out["model_file"] = json!(args.out);
+        out["history_file"] = json!(args.history);
+        out["plots"] = json!(plot_files);
+        super::print_json(&out);
+    } else {
+        println!(
+            "test_accuracy: {:.4} - test_loss: {:.4}",
+            test_metrics.accuracy(),
+            test_metrics.loss()
+        );
+    }
+    Ok(())
+}
+
+/// Keras' `History.history` keys, plus the test results and the settings.
+fn history_json(
+    history: &History,
+    validation: &str,
+    test: &Metrics<10>,
+    settings: &Value,
+    seconds: f64,
+) -> Value {
+    let col = |f: &dyn Fn(&flashnet::EpochRecord) -> Option<f64>| -> Vec<Option<f64>> {
+        history.epochs.iter().map(f).collect()
+    };
+    json!({
+        "loss": col(&|e| Some(e.loss)),
+        "accuracy": col(&|e| Some(e.accuracy)),
+        "val_loss": col(&|e| e.validation.map(|v| v.0)),
+        "val_accuracy": col(&|e| e.validation.map(|v| v.1)),
+        "validation_data": validation,
+        "test_loss": test.loss(),
+        "test_accuracy": test.accuracy(),
+        "confusion_matrix": test.confusion.counts,
+        "settings": settings,
+        "train_seconds": seconds,
+    })
+}
+
+fn write_plots(
+    args: &TrainArgs,
+    history: &History,
+    test: &Metrics<10>,
+) -> Result<Vec<std::path::PathBuf>> {
+    let e = &history.epochs;
+    let acc: Vec<f64> = e.iter().map(|r| r.accuracy).collect();
+    let val_acc: Vec<f64> = e.iter().filter_map(|r| r.validation.map(|v| v.1)).collect();
+    let loss: Vec<f64> = e.iter().map(|r| r.loss).collect();
+    let val_loss: Vec<f64> = e.iter().filter_map(|r| r.validation.map(|v| v.0)).collect();
+    let files = [
+        args.plots.join("accuracy.png"),
+        args.plots.join("loss.png"),
+        args.plots.join("confusion.png"),
+    ];
+    plots::accuracy(&files[0], &acc, &val_acc)?;
+    plots::loss(&files[1], &loss, &val_loss)?;
+    let title = format!("MNIST test set: accuracy {:.2}%", 100.0 * test.accuracy());
+    plots::confusion(&files[2], &test.confusion.counts, &title)?;
+    Ok(files.to_vec())
+}

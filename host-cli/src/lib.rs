@@ -1,0 +1,16 @@
+//! The library behind the `flashnet` command: data location and download, model files,
+//! training loop, reports and plots. `main.rs` only parses arguments and dispatches here.
+
+pub mod atomic;
+pub mod cli;
+pub mod commands;
+pub mod data;
+pub mod download;
+pub mod eval;
+pub mod fit;
+pub mod image_file;
+pub mod mnist;
+pub mod model_file;
+pub mod plots;
+pub mod progress;
+pub mod report;

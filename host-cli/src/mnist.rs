@@ -1,0 +1,93 @@
+//! MNIST in memory: the four files read from a data directory, each checked by the core's
+//! parsers, with errors that name the file.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use flashnet::mnist::{Dataset, Images, Labels};
+
+use crate::cli::DataArgs;
+use crate::data;
+
+/// The decompressed, validated bytes of the MNIST files.
+pub struct Mnist {
+    pub dir: PathBuf,
+    pub source: data::Source,
+    train_images: Vec<u8>,
+    train_labels: Vec<u8>,
+    test_images: Vec<u8>,
+    test_labels: Vec<u8>,
+}
+
+/// Which halves to load.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Parts {
+    TrainAndTest,
+    Test,
+}
+
+impl Mnist {
+    /// Finds the data (see [`data::locate`]) and loads it.
+    pub fn locate_and_load(args: &DataArgs, parts: Parts) -> Result<Self> {
+        let dir = data::locate(args.data.as_deref(), !args.offline)?;
+        Self::load(&dir.path, dir.source, parts)
+    }
+
+    /// Loads and validates the files in `dir`.
+    pub fn load(dir: &Path, source: data::Source, parts: Parts) -> Result<Self> {
+        let read = |name: &str| data::read(dir, name);
+        let (train_images, train_labels) = match parts {
+            Parts::TrainAndTest => (read(data::TRAIN_IMAGES)?, read(data::TRAIN_LABELS)?),
+            Parts::Test => (Vec::new(), Vec::new()),
+        };
+        let m = Mnist {
+            dir: dir.to_path_buf(),
+            source,
+            train_images,
+            train_labels,
+            test_images: read(data::TEST_IMAGES)?,
+            test_labels: read(data::TEST_LABELS)?,
+        };
+        if parts == Parts::TrainAndTest {
+            m.train()?;
+        }
+        m.test()?;
+        Ok(m)
+    }
+
+    /// The 60,000 training samples.
+    pub fn train(&self) -> Result<Dataset<'_>> {
+        self.pair(
+            &self.train_images,
+            data::TRAIN_IMAGES,
+            &self.train_labels,
+            data::TRAIN_LABELS,
+        )
+    }
+
+    /// The 10,000 test samples.
+    pub fn test(&self) -> Result<Dataset<'_>> {
+        self.pair(
+            &self.test_images,
+            data::TEST_IMAGES,
+            &self.test_labels,
+            data::TEST_LABELS,
+        )
+    }
+
+    fn pair<'a>(
+        &self,
+        img: &'a [u8],
+        img_name: &str,
+        lab: &'a [u8],
+        lab_name: &str,
+    ) -> Result<Dataset<'a>> {
+        let where_ = |name: &str| format!("{name} in {}", self.dir.display());
+        let images = Images::parse(img).with_context(|| where_(img_name))?;
+        let labels = Labels::parse(lab).with_context(|| where_(lab_name))?;
+        let set = Dataset::new(images, labels)
+            .with_context(|| format!("{img_name} and {lab_name} in {}", self.dir.display()))?;
+        anyhow::ensure!(!set.is_empty(), "{} holds no images", where_(img_name));
+        Ok(set)
+    }
+}

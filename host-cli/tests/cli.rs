@@ -1,0 +1,373 @@
+//! End-to-end tests of the `flashnet` binary on small synthetic MNIST-format data.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use flate2::{Compression, write::GzEncoder};
+use serde_json::Value;
+use std::io::Write;
+
+/// A synthetic, learnable "MNIST": digit d is a bright 6×6 square at a spot that depends on d,
+/// plus sparse noise. Writes the four IDX files (the training images gzipped) into `dir`.
+fn write_dataset(dir: &Path, train: usize, test: usize) {
+    let mut seed = 12345u32;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 17;
+        seed ^= seed << 5;
+        seed
+    };
+    let mut make = |n: usize| {
+        let mut images = Vec::with_capacity(n * 784);
+        let mut labels = Vec::with_capacity(n);
+        for i in 0..n {
+            let d = (i % 10) as u8;
+            let (r0, c0) = (2 + (d as usize / 5) * 12, 2 + (d as usize % 5) * 5);
+            let mut img = [0u8; 784];
+            for r in r0..r0 + 6 {
+                for c in c0..c0 + 6 {
+                    img[r * 28 + c] = 200 + (next() % 56) as u8;
+                }
+            }
+            for _ in 0..20 {
+                img[(next() % 784) as usize] = (next() % 256) as u8;
+            }
+            images.extend_from_slice(&img);
+            labels.push(d);
+        }
+        (images, labels)
+    };
+    let (tri, trl) = make(train);
+    let (tei, tel) = make(test);
+    let gz = |bytes: &[u8]| {
+        let mut e = GzEncoder::new(Vec::new(), Compression::fast());
+        e.write_all(bytes).unwrap();
+        e.finish().unwrap()
+    };
+    std::fs::write(
+        dir.join("train-images-idx3-ubyte.gz"),
+        gz(&idx_images(&tri, train)),
+    )
+    .unwrap();
+    std::fs::write(dir.join("train-labels-idx1-ubyte"), idx_labels(&trl)).unwrap();
+    std::fs::write(dir.join("t10k-images-idx3-ubyte"), idx_images(&tei, test)).unwrap();
+    std::fs::write(dir.join("t10k-labels-idx1-ubyte.gz"), gz(&idx_labels(&tel))).unwrap();
+}
+
+fn idx_images(pixels: &[u8], n: usize) -> Vec<u8> {
+    let mut v = vec![0, 0, 8, 3];
+    for d in [n as u32, 28, 28] {
+        v.extend(d.to_be_bytes());
+    }
+    v.extend_from_slice(pixels);
+    v
+}
+
+fn idx_labels(labels: &[u8]) -> Vec<u8> {
+    let mut v = vec![0, 0, 8, 1];
+    v.extend((labels.len() as u32).to_be_bytes());
+    v.extend_from_slice(labels);
+    v
+}
+
+fn flashnet(args: &[&str], data: Option<&Path>) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_flashnet"));
+    c.args(args)
+        .env_remove("FLASHNET_DATA")
+        .env("FLASHNET_CACHE", "/nonexistent/flashnet-test-cache");
+    if let Some(d) = data {
+        c.env("FLASHNET_DATA", d);
+    }
+    c.output().unwrap()
+}
+
+fn stdout_json(o: &Output) -> Value {
+    let s = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "failed: {}\n{}",
+        s,
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(
+        s.trim().lines().count(),
+        1,
+        "--json must print exactly one line: {s}"
+    );
+    serde_json::from_str(s.trim()).unwrap()
+}
+
+/// Exit code 1 or 2, a one-line `error:` message containing `needle`, and no panic.
+fn assert_fails(o: &Output, needle: &str) {
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "should fail: {err}");
+    assert!(
+        matches!(o.status.code(), Some(1 | 2)),
+        "exit code {:?}: {err}",
+        o.status.code()
+    );
+    assert!(
+        !err.contains("panicked") && !err.contains("RUST_BACKTRACE"),
+        "panic: {err}"
+    );
+    assert!(err.contains(needle), "expected `{needle}` in: {err}");
+}
+
+struct Run {
+    dir: tempfile::TempDir,
+}
+
+impl Run {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("data")).unwrap();
+        write_dataset(&dir.path().join("data"), 600, 100);
+        Run { dir }
+    }
+    fn data(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+    fn path(&self, name: &str) -> String {
+        self.dir.path().join(name).display().to_string()
+    }
+    fn train(&self, tag: &str, extra: &[&str]) -> Value {
+        let (out, hist, plots) = (
+            self.path(&format!("{tag}.safetensors")),
+            self.path(&format!("{tag}.json")),
+            self.path(tag),
+        );
+        let mut args = vec![
+            "train",
+            "--epochs",
+            "3",
+            "--json",
+            "--out",
+            &out,
+            "--history",
+            &hist,
+            "--plots",
+            &plots,
+        ];
+        args.extend_from_slice(extra);
+        stdout_json(&flashnet(&args, Some(&self.data())))
+    }
+}
+
+#[test]
+fn train_evaluate_predict_round_trip() {
+    let run = Run::new();
+    let res = run.train("m", &["--seed", "7"]);
+    let acc = res["test_accuracy"].as_f64().unwrap();
+    assert!(acc > 0.9, "synthetic data is easy, got {acc}");
+    for key in ["loss", "accuracy", "val_loss", "val_accuracy"] {
+        assert_eq!(res[key].as_array().unwrap().len(), 3, "{key}");
+    }
+    let hist: Value = serde_json::from_slice(&std::fs::read(run.path("m.json")).unwrap()).unwrap();
+    assert_eq!(hist["accuracy"], res["accuracy"]);
+    for p in ["accuracy.png", "loss.png", "confusion.png"] {
+        let bytes = std::fs::read(run.dir.path().join("m").join(p)).unwrap();
+        assert!(bytes.starts_with(b"\x89PNG"), "{p}");
+    }
+
+    // The saved model evaluates to exactly what training reported.
+    let model = run.path("m.safetensors");
+    let ev = stdout_json(&flashnet(
+        &["evaluate", "--model", &model, "--json"],
+        Some(&run.data()),
+    ));
+    assert_eq!(ev["test_accuracy"], res["test_accuracy"]);
+    assert_eq!(ev["test_loss"], res["test_loss"]);
+    assert_eq!(ev["confusion_matrix"], res["confusion_matrix"]);
+
+    let pr = stdout_json(&flashnet(
+        &["predict", "--model", &model, "--index", "3", "--json"],
+        Some(&run.data()),
+    ));
+    let p = &pr["predictions"][0];
+    assert_eq!(p["label"], 3);
+    let probs: Vec<f64> = p["probabilities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    assert!((probs.iter().sum::<f64>() - 1.0).abs() < 1e-4);
+    assert_eq!(p["logits"].as_array().unwrap().len(), 10);
+}
+
+#[test]
+fn same_seed_same_bytes_other_seed_other_model() {
+    let run = Run::new();
+    run.train("a", &["--seed", "5", "--epochs", "1"]);
+    run.train("b", &["--seed", "5", "--epochs", "1"]);
+    run.train("c", &["--seed", "6", "--epochs", "1"]);
+    let read = |n: &str| std::fs::read(run.path(n)).unwrap();
+    assert!(
+        read("a.safetensors") == read("b.safetensors"),
+        "same seed, different model files"
+    );
+    assert!(
+        read("a.safetensors") != read("c.safetensors"),
+        "different seeds, same model file"
+    );
+}
+
+#[test]
+fn validation_split_and_odd_batch_sizes() {
+    let run = Run::new();
+    // 600 samples, last 10% held out: 540 train in batches of 7 (the last one has 1 sample).
+    let res = run.train(
+        "v",
+        &[
+            "--validation-split",
+            "0.1",
+            "--batch-size",
+            "7",
+            "--epochs",
+            "1",
+        ],
+    );
+    assert_eq!(res["validation_data"], "last 60 training samples");
+    assert_eq!(res["val_accuracy"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn summary_is_keras_shaped() {
+    let o = flashnet(&["summary"], None);
+    let s = String::from_utf8_lossy(&o.stdout);
+    assert!(s.contains("Total params: 101,770"), "{s}");
+    let j = stdout_json(&flashnet(&["summary", "--json"], None));
+    assert_eq!(j["total_params"], 101_770);
+}
+
+#[test]
+fn bad_arguments_are_refused() {
+    let cases: &[(&[&str], &str)] = &[
+        (&["train", "--batch-size", "0"], "--batch-size"),
+        (&["train", "--batch-size", "100000"], "at most 256"),
+        (&["train", "--epochs", "0"], "--epochs"),
+        (&["train", "--learning-rate", "-1"], "above 0"),
+        (&["train", "--learning-rate", "NaN"], "above 0"),
+        (&["train", "--validation-split", "1.5"], "[0, 1)"),
+        (&["frobnicate"], "unrecognized subcommand"),
+    ];
+    for (args, needle) in cases {
+        assert_fails(&flashnet(args, None), needle);
+    }
+}
+
+#[test]
+fn missing_and_broken_data_is_named() {
+    let run = Run::new();
+    let data = run.data();
+    std::fs::remove_file(data.join("t10k-images-idx3-ubyte")).unwrap();
+    assert_fails(
+        &flashnet(&["train", "--offline"], Some(&data)),
+        "t10k-images-idx3-ubyte",
+    );
+    assert_fails(
+        &flashnet(&["train", "--data", "/nonexistent-dir"], None),
+        "/nonexistent-dir",
+    );
+
+    // A label outside 0-9.
+    let run = Run::new();
+    let mut labels = idx_labels(&[1, 2, 3]);
+    labels[9] = 12;
+    std::fs::write(run.data().join("t10k-labels-idx1-ubyte.gz"), b"").unwrap();
+    std::fs::remove_file(run.data().join("t10k-labels-idx1-ubyte.gz")).unwrap();
+    std::fs::write(run.data().join("t10k-labels-idx1-ubyte"), &labels).unwrap();
+    assert_fails(
+        &flashnet(&["train"], Some(&run.data())),
+        "label 12 at index 1",
+    );
+
+    // Truncated images.
+    let run = Run::new();
+    let p = run.data().join("t10k-images-idx3-ubyte");
+    let bytes = std::fs::read(&p).unwrap();
+    std::fs::write(&p, &bytes[..bytes.len() - 10]).unwrap();
+    assert_fails(&flashnet(&["train"], Some(&run.data())), "truncated");
+}
+
+fn tensor_file(tensors: &[(&str, Vec<usize>)], meta: Option<(&str, &str)>) -> Vec<u8> {
+    use safetensors::tensor::{Dtype, TensorView};
+    let data: Vec<Vec<u8>> = tensors
+        .iter()
+        .map(|(_, s)| vec![0u8; s.iter().product::<usize>() * 4])
+        .collect();
+    let views: Vec<(&str, TensorView<'_>)> = tensors
+        .iter()
+        .zip(&data)
+        .map(|((n, s), d)| (*n, TensorView::new(Dtype::F32, s.clone(), d).unwrap()))
+        .collect();
+    let meta = meta.map(|(k, v)| [(k.to_string(), v.to_string())].into_iter().collect());
+    safetensors::serialize(views, meta).unwrap()
+}
+
+#[test]
+fn keras_exports_load_and_bad_models_are_refused() {
+    let run = Run::new();
+    let good = [
+        ("dense/kernel", vec![784, 128]),
+        ("dense/bias", vec![128]),
+        ("dense_1/kernel", vec![128, 10]),
+        ("dense_1/bias", vec![10]),
+    ];
+    // What Python's `safetensors.numpy.save_file` writes from Keras weights: no metadata.
+    let keras = run.path("keras.safetensors");
+    std::fs::write(&keras, tensor_file(&good, None)).unwrap();
+    let ev = stdout_json(&flashnet(
+        &["evaluate", "--model", &keras, "--json"],
+        Some(&run.data()),
+    ));
+    assert_eq!(ev["samples"], 100);
+
+    let mut wrong_shape = good.clone();
+    wrong_shape[2].1 = vec![10, 128];
+    let mut missing = good.to_vec();
+    missing.pop();
+    let mut extra = good.to_vec();
+    extra.push(("dense_2/kernel", vec![10, 10]));
+    let cases: Vec<(Vec<u8>, &str)> = vec![
+        (
+            tensor_file(&wrong_shape, None),
+            "`dense_1/kernel` has shape [10, 128], expected [128, 10]",
+        ),
+        (
+            tensor_file(&missing, None),
+            "`dense_1/bias` [10] is missing",
+        ),
+        (
+            tensor_file(&extra, None),
+            "unexpected tensor `dense_2/kernel`",
+        ),
+        (
+            tensor_file(&good, Some(("architecture", "Conv2D(3x3)"))),
+            "cannot be loaded by this build",
+        ),
+        (
+            b"definitely not safetensors".to_vec(),
+            "not a valid safetensors file",
+        ),
+        (
+            tensor_file(&good, None)[..1000].to_vec(),
+            "not a valid safetensors file",
+        ),
+    ];
+    for (i, (bytes, needle)) in cases.iter().enumerate() {
+        let p = run.path(&format!("bad{i}.safetensors"));
+        std::fs::write(&p, bytes).unwrap();
+        assert_fails(
+            &flashnet(&["evaluate", "--model", &p], Some(&run.data())),
+            needle,
+        );
+    }
+    assert_fails(
+        &flashnet(
+            &["evaluate", "--model", &run.path("nope.safetensors")],
+            Some(&run.data()),
+        ),
+        "nope.safetensors",
+    );
+}
