@@ -48,6 +48,9 @@ pub mod params;
 pub mod train;
 pub mod tutorial;
 
+#[cfg(test)]
+mod tests;
+
 pub use chain::Chain;
 pub use error::Error;
 pub use history::{EpochRecord, History};

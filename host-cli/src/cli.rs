@@ -7,6 +7,8 @@ use clap::{Args, Parser, Subcommand};
 
 use flashnet::tutorial::MAX_BATCH;
 
+use crate::fit;
+
 /// flashnet: train, evaluate and run the TensorFlow beginner-tutorial MNIST model.
 #[derive(Parser, Debug)]
 #[command(name = "flashnet", version, about, long_about = None, propagate_version = true, args_override_self = true)]
@@ -46,7 +48,7 @@ pub struct TrainArgs {
     #[command(flatten)]
     pub data: DataArgs,
     /// Passes over the training set.
-    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=fit::MAX_EPOCHS as i64))]
     pub epochs: u32,
     /// Samples per gradient step (the last batch of an epoch may be smaller).
     #[arg(long, default_value_t = 32, value_parser = batch_size)]

@@ -11,7 +11,7 @@ use crate::eval::evaluate;
 use crate::progress::EpochBar;
 
 /// Most epochs a history holds.
-pub const MAX_EPOCHS: usize = 10_000;
+pub const MAX_EPOCHS: usize = 1_000;
 /// Per-epoch results.
 pub type History = flashnet::History<MAX_EPOCHS>;
 

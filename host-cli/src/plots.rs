@@ -409,19 +409,6 @@ fn fit_size(area: &Area<'_>, text: &str, family: &'static str, mut size: f64, ma
     size
 }
 
-/// "12345678" → "12,345,678".
-fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, ch) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(ch);
-    }
-    out
-}
-
 /// A count short enough for a heat-map cell: exact below 100,000, then "123k", "4.3M", "12G".
 fn compact(n: u64) -> String {
     if n < 100_000 {
@@ -940,8 +927,8 @@ fn draw_confusion(root: &Area<'_>, matrix: &[[u32; 10]; 10], title: &str) -> Res
             "Overall accuracy {:.2}%  ({} of {} correct)",
             // Truncated, not rounded: 5 errors in a billion must not read "100.00%".
             (10_000.0 * correct as f64 / total as f64).floor() / 100.0,
-            thousands(correct),
-            thousands(total)
+            crate::report::thousands(correct as usize),
+            crate::report::thousands(total as usize)
         )
     } else {
         "No samples".to_string()
@@ -1578,116 +1565,5 @@ mod tests {
         let nan = [f32::NAN; 10];
         prediction(&path, &[255; 784], &nan, &nan, Some(200)).unwrap();
         assert_eq!(decode(&path).dimensions(), (1200, 400));
-    }
-
-    /// Renders every plot to `$TMPDIR/plots-preview/` for a human to look at:
-    /// `cargo test -p flashnet-cli -- plots::tests::preview --ignored`.
-    #[test]
-    #[ignore = "writes preview images outside a temp dir"]
-    fn preview() {
-        let dir = std::env::temp_dir().join("plots-preview");
-        let acc_t = [
-            0.8912, 0.9475, 0.9612, 0.9688, 0.9731, 0.9765, 0.9790, 0.9808,
-        ];
-        let acc_v = [
-            0.9401, 0.9557, 0.9631, 0.9662, 0.9688, 0.9679, 0.9701, 0.9697,
-        ];
-        let loss_t = [
-            0.3871, 0.1802, 0.1321, 0.1065, 0.0897, 0.0781, 0.0690, 0.0622,
-        ];
-        let loss_v = [
-            0.2013, 0.1502, 0.1254, 0.1131, 0.1062, 0.1080, 0.1011, 0.1047,
-        ];
-        accuracy(&dir.join("accuracy.png"), &acc_t, &acc_v).unwrap();
-        loss(&dir.join("loss.png"), &loss_t, &loss_v).unwrap();
-        accuracy(&dir.join("accuracy-1-epoch.png"), &[0.9731], &[0.9688]).unwrap();
-        loss(&dir.join("loss-no-val.png"), &loss_t[..5], &[]).unwrap();
-        let mut m = [[0u32; 10]; 10];
-        let truth = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009];
-        let errors: [(usize, usize, u32); 14] = [
-            (2, 7, 9),
-            (4, 9, 11),
-            (9, 4, 8),
-            (7, 2, 10),
-            (3, 5, 7),
-            (5, 3, 9),
-            (8, 3, 6),
-            (6, 0, 5),
-            (1, 8, 3),
-            (0, 6, 2),
-            (8, 5, 4),
-            (7, 9, 6),
-            (3, 8, 3),
-            (5, 8, 2),
-        ];
-        for (t, p, c) in errors {
-            m[t][p] = c;
-        }
-        for (i, &n) in truth.iter().enumerate() {
-            m[i][i] = n - m[i].iter().sum::<u32>();
-        }
-        confusion(
-            &dir.join("confusion.png"),
-            &m,
-            "Confusion matrix — MNIST test set",
-        )
-        .unwrap();
-        let probs = softmax(&LOGITS);
-        prediction(
-            &dir.join("prediction.png"),
-            &digit_pixels(),
-            &LOGITS,
-            &probs,
-            Some(7),
-        )
-        .unwrap();
-        let wrong = [0.2f32, 0.1, 2.9, 1.1, -1.0, 0.3, -2.0, 2.6, 0.5, -0.4];
-        prediction(
-            &dir.join("prediction-wrong.png"),
-            &digit_pixels(),
-            &wrong,
-            &softmax(&wrong),
-            Some(7),
-        )
-        .unwrap();
-        // Edge cases.
-        let mut nan = [f32::NAN; 10];
-        nan[3] = -1.5;
-        prediction(
-            &dir.join("edge-prediction-nan.png"),
-            &[128; 784],
-            &nan,
-            &nan,
-            None,
-        )
-        .unwrap();
-        loss(
-            &dir.join("edge-loss-nan.png"),
-            &[2.3, f64::NAN, 0.8, f64::INFINITY, 0.5, 0.4],
-            &[f64::NAN, 1.1, 0.9],
-        )
-        .unwrap();
-        loss(
-            &dir.join("edge-loss-all-nan.png"),
-            &[f64::NAN, f64::NAN],
-            &[],
-        )
-        .unwrap();
-        let train: Vec<f64> = (0..120)
-            .map(|e| 0.9 + 0.09 * (1.0 - (-(e as f64) / 20.0).exp()))
-            .collect();
-        let val: Vec<f64> = train.iter().map(|v| v - 0.006).collect();
-        accuracy(&dir.join("edge-accuracy-120-epochs.png"), &train, &val).unwrap();
-        let mut big = [[0u32; 10]; 10];
-        big[0][0] = u32::MAX;
-        big[1][1] = 123_456_789;
-        big[1][2] = 5;
-        confusion(
-            &dir.join("edge-confusion-big.png"),
-            &big,
-            &"A very long title ".repeat(8),
-        )
-        .unwrap();
-        confusion(&dir.join("edge-confusion-empty.png"), &[[0; 10]; 10], "").unwrap();
     }
 }

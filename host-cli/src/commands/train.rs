@@ -163,7 +163,7 @@ fn write_plots(
     ];
     plots::accuracy(&files[0], &acc, &val_acc)?;
     plots::loss(&files[1], &loss, &val_loss)?;
-    let title = format!("MNIST test set: accuracy {:.2}%", 100.0 * test.accuracy());
-    plots::confusion(&files[2], &test.confusion.counts, &title)?;
+    let title = "Confusion matrix: MNIST test set";
+    plots::confusion(&files[2], &test.confusion.counts, title)?;
     Ok(files.to_vec())
 }

@@ -1,0 +1,13 @@
+//! Unit tests of the core, one file per area. Test-only: none of this is compiled into the
+//! library.
+
+mod gradients;
+mod idx;
+mod init;
+mod kernels;
+mod metrics;
+mod mnist;
+mod optimizer;
+mod training;
+mod tutorial;
+mod util;

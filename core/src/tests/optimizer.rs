@@ -1,0 +1,146 @@
+//! Adam and SGD against the update rules written out by hand, in `f64`.
+
+use crate::layers::DenseParams;
+use crate::optimizer::{Adam, AdamState, Optimizer, Sgd};
+use crate::params::Params;
+
+use super::util::{flat, set_flat};
+use bytemuck::Zeroable;
+
+/// Three scalars: kernel `[[a], [b]]`, bias `[c]`.
+type Tiny = DenseParams<2, 1>;
+
+fn tiny(v: [f32; 3]) -> Tiny {
+    let mut p = Tiny::zeroed();
+    set_flat(&mut p, &v);
+    p
+}
+
+/// Keras 3's Adam, one step, in `f64`.
+struct RefAdam {
+    w: [f64; 3],
+    m: [f64; 3],
+    v: [f64; 3],
+    t: i32,
+}
+
+impl RefAdam {
+    const LR: f64 = 0.001;
+    const B1: f64 = 0.9;
+    const B2: f64 = 0.999;
+    const EPS: f64 = 1e-7;
+
+    fn step(&mut self, g: [f64; 3]) {
+        self.t += 1;
+        let alpha = Self::LR * (1.0 - Self::B2.powi(self.t)).sqrt() / (1.0 - Self::B1.powi(self.t));
+        let state = self.w.iter_mut().zip(&mut self.m).zip(&mut self.v);
+        for (((w, m), v), g) in state.zip(g) {
+            *m += (g - *m) * (1.0 - Self::B1);
+            *v += (g * g - *v) * (1.0 - Self::B2);
+            *w -= alpha * *m / (v.sqrt() + Self::EPS);
+        }
+    }
+}
+
+fn close(actual: f32, want: f64, rel: f64, abs: f64) -> bool {
+    (f64::from(actual) - want).abs() <= rel * want.abs() + abs
+}
+
+#[test]
+fn adam_one_and_two_steps_match_keras_formula() {
+    let w0 = [0.5f32, -0.25, 0.0];
+    let grads = [[0.5f32, -2.0, 1e-3], [-1.0, -1.5, 3.0]];
+    let adam = Adam::default();
+    assert_eq!(
+        (adam.learning_rate, adam.beta_1, adam.beta_2, adam.epsilon),
+        (0.001, 0.9, 0.999, 1e-7)
+    );
+    let mut p = tiny(w0);
+    let mut state: AdamState<Tiny> = Zeroable::zeroed();
+    let mut reference = RefAdam {
+        w: w0.map(f64::from),
+        m: [0.0; 3],
+        v: [0.0; 3],
+        t: 0,
+    };
+    let mut before = w0;
+    for (step, g) in grads.iter().enumerate() {
+        adam.step(&mut p, &tiny(*g), &mut state);
+        let prev_ref = reference.w;
+        reference.step(g.map(f64::from));
+        assert_eq!(state.iterations, step as u64 + 1);
+        let (w, m, v) = (flat(&p), flat(&state.m), flat(&state.v));
+        for i in 0..3 {
+            // The moves, not just the weights (a 0.5 weight's ulp is 6e-8, a move ~1e-3).
+            let moved = f64::from(w[i]) - f64::from(before[i]);
+            let want = reference.w[i] - prev_ref[i];
+            assert!(
+                (moved - want).abs() <= 1e-3 * want.abs() + 1e-7,
+                "step {step} w[{i}] moved {moved}, Keras moves {want}"
+            );
+            assert!(
+                close(w[i], reference.w[i], 1e-6, 1e-7),
+                "step {step} w[{i}]"
+            );
+            assert!(
+                close(m[i], reference.m[i], 1e-5, 1e-9),
+                "step {step} m[{i}]"
+            );
+            assert!(
+                close(v[i], reference.v[i], 1e-4, 1e-12),
+                "step {step} v[{i}]"
+            );
+        }
+        before.copy_from_slice(&w);
+    }
+    // The second step is not another ±lr move: bias correction and momentum matter.
+    let second = f64::from(flat(&p)[0]) - (0.5 - 0.001);
+    assert!(second.abs() > 1e-5);
+}
+
+#[test]
+fn adam_first_step_literal() {
+    // By hand: m = 0.1·g, v = 0.001·g², α = lr·√0.001/0.1, so
+    // Δw = −α·m/(√v + ε) = −lr·|g|√0.001/(|g|√0.001 + ε) = −0.001·(1 − 6.3245e-6) for g = 0.5.
+    let mut p = tiny([0.0, 0.0, 0.0]);
+    let mut state: AdamState<Tiny> = Zeroable::zeroed();
+    Adam::default().step(&mut p, &tiny([0.5, -0.5, 0.0]), &mut state);
+    let w = flat(&p);
+    let want = -0.000_999_993_675_f64;
+    assert!((f64::from(w[0]) - want).abs() < 3e-10, "{}", w[0]);
+    assert!((f64::from(w[1]) + want).abs() < 3e-10, "{}", w[1]);
+    // ε is there: the move is measurably short of a full −lr.
+    assert!((f64::from(w[0]) + 0.001).abs() > 5e-9);
+    // No gradient, no move (and no NaN from 0/0).
+    assert_eq!(w[2], 0.0);
+}
+
+#[test]
+fn adam_updates_every_tensor_of_a_nested_param_set() {
+    type Nested = (DenseParams<2, 1>, ((), DenseParams<1, 2>));
+    let mut p = Nested::zeroed();
+    let mut g = Nested::zeroed();
+    g.visit_mut(&mut |t| t.fill(1.0));
+    let mut state: AdamState<Nested> = Zeroable::zeroed();
+    Adam::with_learning_rate(0.01).step(&mut p, &g, &mut state);
+    let w = flat(&p);
+    assert_eq!(w.len(), 3 + 4);
+    for v in w {
+        assert!((f64::from(v) + 0.01).abs() < 1e-7, "{v}");
+    }
+}
+
+#[test]
+fn sgd_one_step() {
+    let mut p = tiny([1.0, -2.0, 0.5]);
+    Sgd::default().step(&mut p, &tiny([0.5, 0.25, -4.0]), &mut ());
+    assert_eq!(Sgd::default().learning_rate, 0.01);
+    let w = flat(&p);
+    let want = [0.995, -2.0025, 0.54];
+    for (a, b) in w.iter().zip(want) {
+        assert!(close(*a, b, 0.0, 1e-7), "{w:?} vs {want:?}");
+    }
+    let mut p = tiny([1.0, -2.0, 0.5]);
+    Sgd { learning_rate: 0.1 }.step(&mut p, &tiny([0.5, 0.25, -4.0]), &mut ());
+    assert_eq!(flat(&p), [0.95, -2.025, 0.9]);
+}

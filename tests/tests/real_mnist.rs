@@ -1,0 +1,61 @@
+//! Real MNIST, found through the CLI's own lookup (`--data`, `FLASHNET_DATA`, cache, download):
+//! a short training run must learn, and a saved model must reload to the same predictions.
+
+use flashnet::tutorial::{self, AdamTrainer, InferenceWorkspace};
+use flashnet::{Adam, Params};
+use flashnet_cli::cli::DataArgs;
+use flashnet_cli::fit::{FitConfig, fit};
+use flashnet_cli::mnist::{Mnist, Parts};
+use flashnet_cli::{eval, model_file};
+use rand_core::SeedableRng;
+
+#[test]
+fn one_epoch_on_half_of_mnist_learns_and_round_trips() {
+    let args = DataArgs {
+        data: None,
+        offline: false,
+    };
+    let mnist = Mnist::locate_and_load(&args, Parts::TrainAndTest).expect(
+        "MNIST not found: set FLASHNET_DATA to a directory with the four IDX files, or go online",
+    );
+    let (train, test) = (mnist.train().unwrap(), mnist.test().unwrap());
+    assert_eq!((train.len(), test.len()), (60_000, 10_000));
+
+    let model = tutorial::model(tutorial::DROPOUT);
+    let mut t: Box<AdamTrainer> = bytemuck::zeroed_box();
+    let mut rng = rand_pcg::Pcg32::seed_from_u64(42);
+    t.init(&model, &mut rng);
+    let cfg = FitConfig {
+        epochs: 1,
+        batch_size: 32,
+        optimizer: Adam::default(),
+    };
+    let subset = train.slice(0..30_000);
+    let validation = test.slice(0..1_000);
+    let history = fit(&model, &mut t, &cfg, &subset, &validation, &mut rng).unwrap();
+    assert_eq!(history.epochs.len(), 1);
+
+    let m = eval::evaluate(&model, &t.params, &mut t.ws, &test).unwrap();
+    assert!(
+        m.accuracy() > 0.93,
+        "1 epoch on 30k images should pass 93%, got {}",
+        m.accuracy()
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.safetensors");
+    model_file::save(&path, &model, &t.params, &serde_json::json!({"test": true})).unwrap();
+    let loaded = model_file::load(&path).unwrap();
+    let flat = |p: &tutorial::Params| {
+        let mut v = Vec::new();
+        p.visit(&mut |t| v.extend_from_slice(t));
+        v
+    };
+    assert!(
+        flat(&loaded.params) == flat(&t.params),
+        "weights changed in the round trip"
+    );
+    let mut ws: Box<InferenceWorkspace<256>> = bytemuck::zeroed_box();
+    let again = eval::evaluate(&model, &loaded.params, &mut ws, &test).unwrap();
+    assert_eq!(again.confusion, m.confusion);
+}
