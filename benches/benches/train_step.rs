@@ -4,7 +4,7 @@
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use flashnet::mnist::to_input;
 use flashnet::tutorial::{self, AdamTrainer, InferenceWorkspace};
-use flashnet::{Adam, Metrics};
+use flashnet::{Adam, Metrics, Noise};
 use rand_core::{Rng, SeedableRng};
 use rand_pcg::Pcg32;
 
@@ -36,7 +36,11 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("tutorial");
     g.throughput(Throughput::Elements(32));
     g.bench_function("train_step_batch32", |b| {
-        b.iter(|| t.step(&model, &adam, 32, &mut rng).unwrap())
+        let mut step = 0;
+        b.iter(|| {
+            step += 1;
+            t.step(&model, &adam, 32, Noise::for_step(1, step)).unwrap()
+        })
     });
     g.throughput(Throughput::Elements(256));
     g.bench_function("evaluate_batch256", |b| {

@@ -8,6 +8,7 @@ use bytemuck::Zeroable;
 use rand_core::Rng;
 
 use crate::layer::{Layer, LayerInfo};
+use crate::noise::Noise;
 
 /// `A` then `B`. The bound `B: Layer<Input = A::Output>` makes a shape mismatch between two
 /// consecutive layers a compile error.
@@ -28,18 +29,19 @@ impl<A: Layer, B: Layer<Input = A::Output>> Layer for Chain<A, B> {
         self.1.init(&mut p.1, rng);
     }
 
-    fn forward<const N: usize, R: Rng + ?Sized>(
+    fn forward<const N: usize>(
         &self,
         p: &Self::Params,
         x: &[A::Input],
         y: &mut [B::Output],
         buf: &mut Self::Buffers<N>,
-        mut rng: Option<&mut R>,
+        noise: Option<Noise>,
     ) {
         let (ba, mid, _, bb) = buf;
         let mid = &mut mid[..x.len()];
-        self.0.forward(&p.0, x, mid, ba, rng.as_deref_mut());
-        self.1.forward(&p.1, mid, y, bb, rng);
+        self.0.forward(&p.0, x, mid, ba, noise);
+        self.1
+            .forward(&p.1, mid, y, bb, noise.map(Noise::next_layer));
     }
 
     fn backward<const N: usize>(

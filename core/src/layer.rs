@@ -4,6 +4,7 @@
 use bytemuck::Zeroable;
 use rand_core::Rng;
 
+use crate::noise::Noise;
 use crate::params::Params;
 
 /// A layer maps a batch of `Input`s to a batch of `Output`s.
@@ -29,15 +30,15 @@ pub trait Layer {
     /// Initializes parameters (Keras defaults).
     fn init<R: Rng + ?Sized>(&self, params: &mut Self::Params, rng: &mut R);
 
-    /// `y = f(x)` for `x.len() ≤ B` samples. `rng` is `Some` in training (dropout active) and
+    /// `y = f(x)` for `x.len() ≤ B` samples. `noise` is `Some` in training (dropout active) and
     /// `None` at inference.
-    fn forward<const B: usize, R: Rng + ?Sized>(
+    fn forward<const B: usize>(
         &self,
         params: &Self::Params,
         x: &[Self::Input],
         y: &mut [Self::Output],
         buf: &mut Self::Buffers<B>,
-        rng: Option<&mut R>,
+        noise: Option<Noise>,
     );
 
     /// Given `x`, `y` and `dy = ∂L/∂y` from the last training forward, *accumulates nothing*:

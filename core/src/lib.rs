@@ -5,7 +5,7 @@
 //! is a compile error; forward, backward, loss and optimizers all run without an allocator.
 //!
 //! ```
-//! use flashnet::{layers::*, sequential, Classifier, Sequential, Trainer, Adam, Metrics};
+//! use flashnet::{layers::*, sequential, Classifier, Sequential, Trainer, Adam, Metrics, Noise};
 //! use rand_core::SeedableRng;
 //!
 //! // XOR with a tiny MLP, every buffer on the stack.
@@ -17,8 +17,8 @@
 //! t.ws.input = [[0., 0.], [0., 1.], [1., 0.], [1., 1.]];
 //! t.ws.labels = [0, 1, 1, 0];
 //! let adam = Adam::with_learning_rate(0.05);
-//! for _ in 0..300 {
-//!     t.step(&model, &adam, 4, &mut rng).unwrap();
+//! for step in 0..300 {
+//!     t.step(&model, &adam, 4, Noise::for_step(1, step)).unwrap();
 //! }
 //! let mut m = Metrics::<2>::default();
 //! model.evaluate(&t.params, &mut t.ws, 4, &mut m).unwrap();
@@ -43,6 +43,7 @@ pub mod loss;
 pub mod metrics;
 pub mod mnist;
 pub mod model;
+pub mod noise;
 pub mod optimizer;
 pub mod params;
 pub mod train;
@@ -57,6 +58,7 @@ pub use history::{EpochRecord, History};
 pub use layer::{Layer, LayerInfo, TensorInfo};
 pub use metrics::{Confusion, Metrics};
 pub use model::{Classifier, Workspace, top_k};
+pub use noise::Noise;
 pub use optimizer::{Adam, AdamState, Optimizer, Sgd};
 pub use params::Params;
 pub use train::{StepStats, Trainer};

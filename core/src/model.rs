@@ -13,6 +13,7 @@ use crate::layer::{Layer, LayerInfo};
 use crate::layers::Softmax;
 use crate::loss::sparse_categorical_crossentropy;
 use crate::metrics::Metrics;
+use crate::noise::Noise;
 
 /// A classifier over `C` classes: `layers` produce logits, [`Softmax`] turns them into
 /// probabilities. Training uses the logits with the fused softmax–cross-entropy loss.
@@ -82,7 +83,7 @@ impl<M: Layer<Output = [f32; C]>, const C: usize> Classifier<M, C> {
         n: usize,
     ) -> Result<&'w [[f32; C]], Error> {
         check_batch::<B>(n)?;
-        self.layers.forward::<B, dyn Rng>(
+        self.layers.forward::<B>(
             params,
             &ws.input[..n],
             &mut ws.logits[..n],
@@ -129,15 +130,20 @@ impl<M: Layer<Output = [f32; C]>, const C: usize> Classifier<M, C> {
         Ok(())
     }
 
-    /// Training forward (dropout active) and backward over `ws.input[..n]`, `ws.labels[..n]`:
-    /// writes the gradient of the batch-mean loss into `grads`, returns `(loss_sum, correct)`.
-    pub fn gradients<const B: usize, R: Rng + ?Sized>(
+    /// Training forward (dropout from `noise`) and backward over `ws.input[..n]`,
+    /// `ws.labels[..n]`: writes `grad_scale · ∂(Σ losses)/∂params` into `grads` and returns
+    /// `(loss_sum, correct)`. Pass `grad_scale = 1/n` for the gradient of the batch mean; a
+    /// slice of a larger batch passes `1/batch` and `noise.skip(offset)`, so that summing the
+    /// slices' gradients gives the whole batch's.
+    #[allow(clippy::too_many_arguments)]
+    pub fn gradients<const B: usize>(
         &self,
         params: &M::Params,
         grads: &mut M::Params,
         ws: &mut Workspace<M, C, B>,
         n: usize,
-        rng: &mut R,
+        noise: Noise,
+        grad_scale: f32,
     ) -> Result<(f32, u32), Error> {
         check_batch::<B>(n)?;
         let Workspace {
@@ -149,9 +155,9 @@ impl<M: Layer<Output = [f32; C]>, const C: usize> Classifier<M, C> {
             ..
         } = ws;
         self.layers
-            .forward(params, &input[..n], &mut logits[..n], buffers, Some(rng));
+            .forward(params, &input[..n], &mut logits[..n], buffers, Some(noise));
         let stats =
-            sparse_categorical_crossentropy(&logits[..n], &labels[..n], 1.0 / n as f32, dlogits)?;
+            sparse_categorical_crossentropy(&logits[..n], &labels[..n], grad_scale, dlogits)?;
         self.layers.backward(
             params,
             &input[..n],

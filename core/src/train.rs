@@ -10,6 +10,7 @@ use rand_core::Rng;
 use crate::error::Error;
 use crate::layer::Layer;
 use crate::model::{Classifier, Workspace};
+use crate::noise::Noise;
 use crate::optimizer::Optimizer;
 use crate::params::Params;
 
@@ -50,16 +51,23 @@ impl<M: Layer<Output = [f32; C]>, O: Optimizer, const C: usize, const B: usize>
         bytemuck::write_zeroes(&mut self.state);
     }
 
-    /// One step on `ws.input[..n]`, `ws.labels[..n]`: forward, loss, backward, update.
-    pub fn step<R: Rng + ?Sized>(
+    /// One step on `ws.input[..n]`, `ws.labels[..n]`: forward (dropout from `noise`), loss,
+    /// backward, update.
+    pub fn step(
         &mut self,
         model: &Classifier<M, C>,
         optimizer: &O,
         n: usize,
-        rng: &mut R,
+        noise: Noise,
     ) -> Result<StepStats, Error> {
-        let (loss_sum, correct) =
-            model.gradients(&self.params, &mut self.grads, &mut self.ws, n, rng)?;
+        let (loss_sum, correct) = model.gradients(
+            &self.params,
+            &mut self.grads,
+            &mut self.ws,
+            n,
+            noise,
+            1.0 / n as f32,
+        )?;
         optimizer.step(&mut self.params, &self.grads, &mut self.state);
         Ok(StepStats { loss_sum, correct })
     }

@@ -27,12 +27,13 @@ fn one_epoch_on_half_of_mnist_learns_and_round_trips() {
     t.init(&model, &mut rng);
     let cfg = FitConfig {
         epochs: 1,
+        seed: 42,
         batch_size: 32,
         optimizer: Adam::default(),
     };
     let subset = train.slice(0..30_000);
     let validation = test.slice(0..1_000);
-    let history = fit(&model, &mut t, &cfg, &subset, &validation, &mut rng).unwrap();
+    let history = fit(&model, &mut t, &cfg, &subset, &validation).unwrap();
     assert_eq!(history.epochs.len(), 1);
 
     let m = eval::evaluate(&model, &t.params, &mut t.ws, &test).unwrap();

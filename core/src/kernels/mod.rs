@@ -20,6 +20,6 @@
 pub mod portable;
 
 pub use portable::{
-    adam, column_sums, dropout_mask, matmul_bias, matmul_nt, matmul_tn, mul, relu, relu_backward,
-    sgd, softmax, softmax_cross_entropy,
+    adam, column_sums, dropout_mask, dropout_scale, dropout_threshold, matmul_bias, matmul_nt,
+    matmul_tn, mul, relu, relu_backward, sgd, softmax, softmax_cross_entropy,
 };

@@ -2,7 +2,7 @@
 //! target, and simple enough to serve as the oracle for hand-vectorized paths.
 #![forbid(unsafe_code)]
 
-use rand_core::Rng;
+use crate::noise;
 
 /// `C[m×n] = A[m×k]·B[k×n] + bias[n]`, all row-major.
 ///
@@ -104,19 +104,30 @@ pub fn relu_backward(y: &[f32], dy: &[f32], dx: &mut [f32]) {
 
 /// Fills `mask` with inverted-dropout factors: `0` with probability `rate`, else `1/(1-rate)`.
 ///
-/// One `u32` from `rng` per element, compared against `rate·2³²`, so a seed fixes the mask.
-pub fn dropout_mask<R: Rng + ?Sized>(mask: &mut [f32], rate: f32, rng: &mut R) {
-    let keep = 1.0 - rate;
-    let scale = if keep > 0.0 { 1.0 / keep } else { 0.0 };
-    // u32 threshold: an element is dropped when its random word is below it.
-    let threshold = (f64::from(rate) * 4_294_967_296.0) as u64;
-    for m in mask {
-        *m = if u64::from(rng.next_u32()) < threshold {
-            0.0
-        } else {
-            scale
-        };
+/// Element `j` is dropped when [`noise::bits`]`(key, first + j)` is below
+/// [`dropout_threshold`]`(rate)`: the mask is a pure function of `(key, first, rate)`.
+pub fn dropout_mask(mask: &mut [f32], rate: f32, key: u64, first: u32) {
+    let scale = dropout_scale(rate);
+    let threshold = dropout_threshold(rate);
+    for (j, m) in mask.iter_mut().enumerate() {
+        let r = noise::bits(key, first.wrapping_add(j as u32));
+        *m = if u64::from(r) < threshold { 0.0 } else { scale };
     }
+}
+
+/// `rate·2³²`, rounded down: a 32-bit word below it means "drop". Rates `≥ 1` drop everything.
+pub fn dropout_threshold(rate: f32) -> u64 {
+    if rate.is_nan() || rate <= 0.0 {
+        0
+    } else {
+        ((f64::from(rate) * 4_294_967_296.0) as u64).min(1 << 32)
+    }
+}
+
+/// `1/(1 − rate)`, the factor of kept elements (`0` if everything is dropped).
+pub fn dropout_scale(rate: f32) -> f32 {
+    let keep = 1.0 - rate;
+    if keep > 0.0 { 1.0 / keep } else { 0.0 }
 }
 
 /// `out = a ⊙ b`, elementwise.

@@ -7,6 +7,7 @@ use rand_core::Rng;
 use crate::init::glorot_uniform;
 use crate::kernels;
 use crate::layer::{Layer, LayerInfo, TensorInfo};
+use crate::noise::Noise;
 use crate::params::Params;
 
 /// A fully connected layer with `IN` inputs and `OUT` outputs.
@@ -83,13 +84,13 @@ impl<const IN: usize, const OUT: usize> Layer for Dense<IN, OUT> {
         p.bias.fill(0.0);
     }
 
-    fn forward<const B: usize, R: Rng + ?Sized>(
+    fn forward<const B: usize>(
         &self,
         p: &Self::Params,
         x: &[[f32; IN]],
         y: &mut [[f32; OUT]],
         _: &mut (),
-        _: Option<&mut R>,
+        _: Option<Noise>,
     ) {
         let n = x.len();
         kernels::matmul_bias(

@@ -7,6 +7,7 @@ use rand_core::Rng;
 
 use crate::kernels;
 use crate::layer::{Layer, LayerInfo};
+use crate::noise::Noise;
 
 /// Dropout over `N` features.
 #[derive(Clone, Copy, Debug, PartialEq, Zeroable)]
@@ -41,20 +42,22 @@ impl<const N: usize> Layer for Dropout<N> {
 
     fn init<R: Rng + ?Sized>(&self, _: &mut (), _: &mut R) {}
 
-    fn forward<const B: usize, R: Rng + ?Sized>(
+    fn forward<const B: usize>(
         &self,
         _: &(),
         x: &[[f32; N]],
         y: &mut [[f32; N]],
         mask: &mut [[f32; N]; B],
-        rng: Option<&mut R>,
+        noise: Option<Noise>,
     ) {
         let n = x.len();
         let (x, y) = (x.as_flattened(), y[..n].as_flattened_mut());
-        match rng {
-            Some(rng) if self.rate > 0.0 => {
+        match noise {
+            Some(noise) if self.rate > 0.0 => {
                 let mask = mask[..n].as_flattened_mut();
-                kernels::dropout_mask(mask, self.rate, rng);
+                // Counters run over (sample, feature) of the whole batch.
+                let first = noise.first_sample.wrapping_mul(N as u32);
+                kernels::dropout_mask(mask, self.rate, noise.key, first);
                 kernels::mul(x, mask, y);
             }
             Some(_) => {

@@ -8,6 +8,7 @@ use bytemuck::Zeroable;
 use rand_core::Rng;
 
 use crate::layer::{Layer, LayerInfo};
+use crate::noise::Noise;
 
 /// Flattens `[[f32; W]; H]` into `[f32; HW]`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Zeroable)]
@@ -32,13 +33,13 @@ impl<const H: usize, const W: usize, const HW: usize> Layer for Flatten<H, W, HW
 
     fn init<R: Rng + ?Sized>(&self, _: &mut (), _: &mut R) {}
 
-    fn forward<const B: usize, R: Rng + ?Sized>(
+    fn forward<const B: usize>(
         &self,
         _: &(),
         x: &[[[f32; W]; H]],
         y: &mut [[f32; HW]],
         _: &mut (),
-        _: Option<&mut R>,
+        _: Option<Noise>,
     ) {
         let () = Self::SHAPE_OK;
         for (yi, xi) in y.iter_mut().zip(x) {

@@ -6,6 +6,7 @@ use rand_core::Rng;
 
 use crate::kernels;
 use crate::layer::{Layer, LayerInfo};
+use crate::noise::Noise;
 
 /// Rectified linear unit over `N` features.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Zeroable)]
@@ -28,13 +29,13 @@ impl<const N: usize> Layer for Relu<N> {
 
     fn init<R: Rng + ?Sized>(&self, _: &mut (), _: &mut R) {}
 
-    fn forward<const B: usize, R: Rng + ?Sized>(
+    fn forward<const B: usize>(
         &self,
         _: &(),
         x: &[[f32; N]],
         y: &mut [[f32; N]],
         _: &mut (),
-        _: Option<&mut R>,
+        _: Option<Noise>,
     ) {
         let y = &mut y[..x.len()];
         y.copy_from_slice(x);

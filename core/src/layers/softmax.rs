@@ -10,6 +10,7 @@ use rand_core::Rng;
 
 use crate::kernels;
 use crate::layer::{Layer, LayerInfo};
+use crate::noise::Noise;
 
 /// Softmax over `N` classes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Zeroable)]
@@ -32,13 +33,13 @@ impl<const N: usize> Layer for Softmax<N> {
 
     fn init<R: Rng + ?Sized>(&self, _: &mut (), _: &mut R) {}
 
-    fn forward<const B: usize, R: Rng + ?Sized>(
+    fn forward<const B: usize>(
         &self,
         _: &(),
         x: &[[f32; N]],
         y: &mut [[f32; N]],
         _: &mut (),
-        _: Option<&mut R>,
+        _: Option<Noise>,
     ) {
         kernels::softmax(N, x.as_flattened(), y[..x.len()].as_flattened_mut());
     }

@@ -12,13 +12,14 @@ use crate::layers::{Dense, DenseParams, Dropout, Flatten, Relu, Softmax};
 use crate::loss::sparse_categorical_crossentropy;
 use crate::metrics::Metrics;
 use crate::model::{Classifier, Workspace};
+use crate::noise::Noise;
 use crate::params::Params;
 use crate::{Sequential, sequential};
 
 /// Workspace capacity used by the layer checks (larger than the batches, on purpose).
 const CAP: usize = 8;
 
-/// Forward over `x`; `seed` makes it a training forward with a fresh RNG from that seed (so
+/// Forward over `x`; `seed` makes it a training forward with the dropout noise of that seed (so
 /// every call with the same seed draws the same dropout mask).
 fn forward<L: Layer>(
     layer: &L,
@@ -29,8 +30,8 @@ fn forward<L: Layer>(
     seed: Option<u64>,
 ) {
     match seed {
-        Some(s) => layer.forward::<CAP, Pcg32>(p, x, y, buf, Some(&mut rng(s))),
-        None => layer.forward::<CAP, Pcg32>(p, x, y, buf, None),
+        Some(s) => layer.forward::<CAP>(p, x, y, buf, Some(Noise::for_step(s, 0))),
+        None => layer.forward::<CAP>(p, x, y, buf, None),
     }
 }
 
@@ -287,7 +288,14 @@ fn classifier_gradients_match_finite_differences() {
     let mut grads: <Small as Layer>::Params = Zeroable::zeroed();
     grads.visit_mut(&mut |t| t.fill(55.0));
     let (loss_sum, _) = model
-        .gradients(&params, &mut grads, &mut ws, N, &mut rng(0))
+        .gradients(
+            &params,
+            &mut grads,
+            &mut ws,
+            N,
+            Noise::for_step(0, 0),
+            1.0 / N as f32,
+        )
         .unwrap();
     let mean = mean_loss(&model, &params, &mut ws, N);
     assert!((f64::from(loss_sum) / N as f64 - mean).abs() < 1e-5);

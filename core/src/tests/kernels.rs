@@ -6,11 +6,11 @@ use nalgebra::DMatrix;
 use proptest::prelude::*;
 use proptest::test_runner::Config;
 
-use super::util::{Scripted, random_vec, rng};
+use super::util::{random_vec, rng};
 use crate::kernels::portable::argmax;
 use crate::kernels::{
-    column_sums, dropout_mask, matmul_bias, matmul_nt, matmul_tn, mul, relu, relu_backward,
-    softmax, softmax_cross_entropy,
+    column_sums, dropout_mask, dropout_threshold, matmul_bias, matmul_nt, matmul_tn, mul, relu,
+    relu_backward, softmax, softmax_cross_entropy,
 };
 
 fn config() -> Config {
@@ -297,21 +297,21 @@ fn softmax_cross_entropy_counts_and_extremes() {
 #[test]
 fn dropout_mask_rate_zero_keeps_everything() {
     let mut mask = [7.0f32; 1000];
-    dropout_mask(&mut mask, 0.0, &mut rng(1));
+    dropout_mask(&mut mask, 0.0, 1, 0);
     assert!(mask.iter().all(|&m| m == 1.0));
 }
 
 #[test]
 fn dropout_mask_rate_half_drops_half_and_doubles_the_rest() {
     let mut mask = std::vec![0.5f32; 100_000];
-    dropout_mask(&mut mask, 0.5, &mut rng(2));
+    dropout_mask(&mut mask, 0.5, 2, 0);
     let dropped = mask.iter().filter(|&&m| m == 0.0).count();
     assert!(mask.iter().all(|&m| m == 0.0 || m == 2.0));
     let fraction = dropped as f64 / mask.len() as f64;
     assert!((fraction - 0.5).abs() < 0.01, "{fraction}");
 
     let mut mask = std::vec![0.5f32; 100_000];
-    dropout_mask(&mut mask, 0.2, &mut rng(3));
+    dropout_mask(&mut mask, 0.2, 3, 0);
     let fraction = mask.iter().filter(|&&m| m == 0.0).count() as f64 / 1e5;
     assert!((fraction - 0.2).abs() < 0.01, "{fraction}");
     assert!(mask.iter().all(|&m| m == 0.0 || m == 1.0 / 0.8));
@@ -321,7 +321,7 @@ fn dropout_mask_rate_half_drops_half_and_doubles_the_rest() {
 fn dropout_mask_is_a_function_of_the_seed() {
     let draw = |seed| {
         let mut m = std::vec![0.0f32; 256];
-        dropout_mask(&mut m, 0.5, &mut rng(seed));
+        dropout_mask(&mut m, 0.5, seed, 0);
         m
     };
     assert_eq!(draw(5), draw(5));
@@ -330,11 +330,29 @@ fn dropout_mask_is_a_function_of_the_seed() {
 
 #[test]
 fn dropout_mask_threshold_is_rate_times_2_pow_32() {
-    // Rate 0.5: words below 2³¹ drop, the rest keep (one word per element).
-    let words = [0, (1 << 31) - 1, 1 << 31, u32::MAX];
-    let mut r = Scripted::new(&words);
-    let mut mask = [9.0f32; 4];
-    dropout_mask(&mut mask, 0.5, &mut r);
-    assert_eq!(mask, [0.0, 0.0, 2.0, 2.0]);
-    assert_eq!(r.used, 4);
+    // Each element drops exactly when its noise word is below rate·2³².
+    let key = 0x1234_5678_9abc_def0;
+    let mut mask = [9.0f32; 512];
+    dropout_mask(&mut mask, 0.5, key, 100);
+    for (j, &m) in mask.iter().enumerate() {
+        let word = crate::noise::bits(key, 100 + j as u32);
+        assert_eq!(
+            m,
+            if word < 1 << 31 { 0.0 } else { 2.0 },
+            "element {j}, word {word:#x}"
+        );
+    }
+    assert_eq!(dropout_threshold(0.5), 1 << 31);
+    assert_eq!(dropout_threshold(0.0), 0);
+    assert_eq!(dropout_threshold(1.0), 1 << 32);
+}
+
+#[test]
+fn dropout_mask_of_a_slice_is_the_slice_of_the_mask() {
+    // What makes sharded training independent of the thread count.
+    let mut whole = [0.0f32; 300];
+    dropout_mask(&mut whole, 0.3, 77, 0);
+    let mut tail = [0.0f32; 100];
+    dropout_mask(&mut tail, 0.3, 77, 200);
+    assert_eq!(&whole[200..], &tail[..]);
 }

@@ -12,6 +12,7 @@ use crate::init::shuffle;
 use crate::layers::{Dense, Dropout, Relu};
 use crate::metrics::Metrics;
 use crate::model::Classifier;
+use crate::noise::Noise;
 use crate::optimizer::{Adam, Optimizer, Sgd};
 use crate::params::Params;
 use crate::train::Trainer;
@@ -91,7 +92,7 @@ fn train<O: Optimizer + Zeroable>(opt: &O, epochs: usize, seed: u64) -> (f64, f6
                 t.ws.input[i] = train_set[j].0;
                 t.ws.labels[i] = train_set[j].1;
             }
-            let stats = t.step(&m, opt, batch.len(), &mut r).unwrap();
+            let stats = t.step(&m, opt, batch.len(), Noise::for_step(9, 0)).unwrap();
             assert!(stats.loss_sum.is_finite() && stats.correct as usize <= batch.len());
             partial_batches += usize::from(batch.len() < CAP);
         }
@@ -138,7 +139,7 @@ fn step_and_evaluate_reject_bad_batches() {
             requested: n,
             capacity: CAP,
         };
-        assert_eq!(t.step(&m, &adam, n, &mut r), Err(want));
+        assert_eq!(t.step(&m, &adam, n, Noise::for_step(9, 0)), Err(want));
         assert_eq!(m.evaluate(&t.params, &mut t.ws, n, &mut metrics), Err(want));
         assert_eq!(m.logits(&t.params, &mut t.ws, n).unwrap_err(), want);
         assert_eq!(m.predict(&t.params, &mut t.ws, n).unwrap_err(), want);
@@ -150,7 +151,7 @@ fn step_and_evaluate_reject_bad_batches() {
         label: 3,
         classes: 3,
     };
-    assert_eq!(t.step(&m, &adam, 8, &mut r), Err(want));
+    assert_eq!(t.step(&m, &adam, 8, Noise::for_step(9, 0)), Err(want));
     assert_eq!(m.evaluate(&t.params, &mut t.ws, 8, &mut metrics), Err(want));
     // Nothing was updated or counted.
     assert_eq!(flat(&t.params), before);
@@ -158,9 +159,9 @@ fn step_and_evaluate_reject_bad_batches() {
     assert_eq!(metrics, Metrics::default());
 
     // A bad label beyond the batch is not looked at; the full capacity is allowed.
-    assert!(t.step(&m, &adam, 5, &mut r).is_ok());
+    assert!(t.step(&m, &adam, 5, Noise::for_step(9, 0)).is_ok());
     t.ws.labels[5] = 1;
-    assert!(t.step(&m, &adam, CAP, &mut r).is_ok());
+    assert!(t.step(&m, &adam, CAP, Noise::for_step(9, 0)).is_ok());
     assert_eq!(t.state.iterations, 2);
     assert_ne!(flat(&t.params), before);
     m.evaluate(&t.params, &mut t.ws, CAP, &mut metrics).unwrap();
@@ -186,7 +187,8 @@ fn init_resets_weights_gradients_and_optimizer_state() {
         t.ws.input[i] = x;
         t.ws.labels[i] = y;
     }
-    t.step(&m, &Adam::default(), CAP, &mut r).unwrap();
+    t.step(&m, &Adam::default(), CAP, Noise::for_step(9, 0))
+        .unwrap();
     assert!(flat(&t.state.m).iter().any(|&v| v != 0.0));
     assert!(flat(&t.grads).iter().any(|&v| v != 0.0));
 

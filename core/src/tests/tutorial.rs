@@ -10,6 +10,7 @@ use crate::init::below;
 use crate::layer::{Layer, LayerInfo, TensorInfo};
 use crate::layers::{Dense, Flatten, Relu};
 use crate::model::{Classifier, Workspace};
+use crate::noise::Noise;
 use crate::optimizer::Adam;
 use crate::params::Params;
 use crate::tutorial::{self, AdamTrainer, InferenceWorkspace};
@@ -82,7 +83,9 @@ fn one_training_step_on_the_full_trainer() {
     let mut before = zeroed_box::<tutorial::Params>();
     before.copy_from(&t.params);
 
-    let stats = t.step(&model, &Adam::default(), N, &mut r).unwrap();
+    let stats = t
+        .step(&model, &Adam::default(), N, Noise::for_step(9, 0))
+        .unwrap();
     // Ten classes, fresh weights: the mean loss is near ln 10.
     let mean = stats.loss_sum / N as f32;
     assert!(mean > 1.0 && mean < 5.0, "{mean}");
@@ -161,7 +164,14 @@ fn dropout_is_the_identity_at_inference() {
     let mut grads = zeroed_box::<tutorial::Params>();
     ws.labels[..N].fill(0);
     model
-        .gradients(&params, &mut grads, &mut ws, N, &mut r)
+        .gradients(
+            &params,
+            &mut grads,
+            &mut ws,
+            N,
+            Noise::for_step(3, 0),
+            1.0 / N as f32,
+        )
         .unwrap();
     let trained: Vec<u32> = ws.logits[..N]
         .as_flattened()

@@ -46,6 +46,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     trainer.init(&model, &mut rng);
     let cfg = FitConfig {
         epochs: args.epochs,
+        seed: args.seed,
         batch_size: args.batch_size,
         optimizer: Adam::with_learning_rate(args.learning_rate),
     };
@@ -59,7 +60,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     );
 
     let started = Instant::now();
-    let history = fit(&model, &mut trainer, &cfg, &train, &validation, &mut rng)?;
+    let history = fit(&model, &mut trainer, &cfg, &train, &validation)?;
     let train_seconds = started.elapsed().as_secs_f64();
 
     let eval_start = Instant::now();
