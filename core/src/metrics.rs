@@ -63,6 +63,22 @@ impl<const C: usize> Metrics<C> {
         self.correct += u64::from(correct);
         self.count += n as u64;
     }
+    /// Adds another run's counts (e.g. one part of a test set evaluated elsewhere).
+    pub fn merge(&mut self, other: &Self) {
+        self.loss_sum += other.loss_sum;
+        self.correct += other.correct;
+        self.count += other.count;
+        for (row, other) in self
+            .confusion
+            .counts
+            .iter_mut()
+            .zip(&other.confusion.counts)
+        {
+            for (a, b) in row.iter_mut().zip(other) {
+                *a += b;
+            }
+        }
+    }
     /// Mean loss per sample (`NaN` before any sample).
     pub fn loss(&self) -> f64 {
         ratio(self.loss_sum, self.count)

@@ -42,6 +42,13 @@ impl Default for Adam {
 }
 
 impl Adam {
+    /// The step size of step `t` (1-based): `lr·√(1 − β₂ᵗ)/(1 − β₁ᵗ)`, in `f32` as Keras.
+    pub fn alpha(&self, t: u64) -> f32 {
+        let t = t as f32;
+        self.learning_rate * libm::sqrtf(1.0 - libm::powf(self.beta_2, t))
+            / (1.0 - libm::powf(self.beta_1, t))
+    }
+
     /// Keras' defaults with another learning rate.
     pub fn with_learning_rate(learning_rate: f32) -> Self {
         Adam {
@@ -67,10 +74,8 @@ impl Optimizer for Adam {
 
     fn step<P: Params>(&self, params: &mut P, grads: &P, s: &mut AdamState<P>) {
         s.iterations += 1;
-        let t = s.iterations as f32;
         let (b1, b2) = (self.beta_1, self.beta_2);
-        let alpha =
-            self.learning_rate * libm::sqrtf(1.0 - libm::powf(b2, t)) / (1.0 - libm::powf(b1, t));
+        let alpha = self.alpha(s.iterations);
         let eps = self.epsilon;
         params.zip4_mut(grads, &mut s.m, &mut s.v, &mut |w, g, m, v| {
             kernels::adam(w, g, m, v, alpha, b1, b2, eps)

@@ -9,6 +9,12 @@ use bytemuck::Zeroable;
 pub trait Params: Zeroable {
     /// Total number of scalars.
     const COUNT: usize;
+    /// Number of tensors.
+    const TENSORS: usize;
+    /// Tensor `i` (in visit order) as a flat slice; empty if `i ≥ TENSORS`.
+    fn tensor(&self, i: usize) -> &[f32];
+    /// Tensor `i` mutably; empty if `i ≥ TENSORS`.
+    fn tensor_mut(&mut self, i: usize) -> &mut [f32];
     /// Visits each tensor as a flat slice, in the order the model describes them.
     fn visit<'a>(&'a self, f: &mut impl FnMut(&'a [f32]));
     /// Visits each tensor mutably, same order.
@@ -43,6 +49,13 @@ pub trait Params: Zeroable {
 /// Layers without parameters.
 impl Params for () {
     const COUNT: usize = 0;
+    const TENSORS: usize = 0;
+    fn tensor(&self, _: usize) -> &[f32] {
+        &[]
+    }
+    fn tensor_mut(&mut self, _: usize) -> &mut [f32] {
+        &mut []
+    }
     fn visit<'a>(&'a self, _: &mut impl FnMut(&'a [f32])) {}
     fn visit_mut(&mut self, _: &mut impl FnMut(&mut [f32])) {}
     fn zip_mut(&mut self, _: &Self, _: &mut impl FnMut(&mut [f32], &[f32])) {}
@@ -59,6 +72,21 @@ impl Params for () {
 /// Two parameter sets in sequence (a [`Chain`](crate::Chain) of layers).
 impl<A: Params, B: Params> Params for (A, B) {
     const COUNT: usize = A::COUNT + B::COUNT;
+    const TENSORS: usize = A::TENSORS + B::TENSORS;
+    fn tensor(&self, i: usize) -> &[f32] {
+        if i < A::TENSORS {
+            self.0.tensor(i)
+        } else {
+            self.1.tensor(i - A::TENSORS)
+        }
+    }
+    fn tensor_mut(&mut self, i: usize) -> &mut [f32] {
+        if i < A::TENSORS {
+            self.0.tensor_mut(i)
+        } else {
+            self.1.tensor_mut(i - A::TENSORS)
+        }
+    }
     fn visit<'a>(&'a self, f: &mut impl FnMut(&'a [f32])) {
         self.0.visit(f);
         self.1.visit(f);

@@ -30,7 +30,7 @@ pub struct Trainer<M: Layer, O: Optimizer, const C: usize, const B: usize> {
 }
 
 /// What one training step measured (with dropout active, as Keras reports training metrics).
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Zeroable)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct StepStats {
     /// Sum of the per-sample losses.

@@ -79,6 +79,17 @@ pub struct TrainArgs {
     /// Directory for accuracy.png, loss.png and confusion.png.
     #[arg(long, value_name = "DIR", default_value = "runs/mnist")]
     pub plots: PathBuf,
+    /// Worker threads (default: the available cores). Results are identical for any count.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub threads: Option<u32>,
+    /// Keep the last good checkpoint here, written at the end of every epoch and on Ctrl-C
+    /// (default: `checkpoint/` beside --out, or the --resume directory).
+    #[arg(long, value_name = "DIR")]
+    pub checkpoint: Option<PathBuf>,
+    /// Continue the run checkpointed in DIR (give the same options as the first run); the
+    /// result is bit for bit that of an uninterrupted run.
+    #[arg(long, value_name = "DIR")]
+    pub resume: Option<PathBuf>,
     /// Print one JSON object with the results on stdout.
     #[arg(long)]
     pub json: bool,

@@ -1,15 +1,23 @@
-//! The training loop: epochs of shuffled mini-batches, Keras' `fit`.
+//! The training loop: epochs of shuffled mini-batches (Keras' `fit`), resumable at any step.
+//!
+//! Epoch `e` visits the samples in an order drawn from `(seed, e)` alone, and step `s` draws
+//! its dropout from `(seed, s)` alone, so a run can stop anywhere and continue bit for bit from
+//! a [`Position`] and the weights and optimizer state.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Result, bail};
 use flashnet::init::shuffle;
-use flashnet::mnist::{Dataset, to_input};
+use flashnet::mnist::Dataset;
 use flashnet::noise::splitmix64;
-use flashnet::tutorial::{AdamTrainer, Model};
-use flashnet::{Adam, EpochRecord, Metrics, Noise};
+use flashnet::tutorial::Model;
+use flashnet::{EpochRecord, Metrics, Noise};
 use rand_core::SeedableRng;
 use rand_pcg::Pcg32;
 
-use crate::eval::evaluate;
+use crate::checkpoint::{self, Settings};
+use crate::parallel::ParallelTrainer;
 use crate::progress::EpochBar;
 
 /// Most epochs a history holds.
@@ -17,72 +25,116 @@ pub const MAX_EPOCHS: usize = 1_000;
 /// Per-epoch results.
 pub type History = flashnet::History<MAX_EPOCHS>;
 
-/// What `fit` needs besides data and state.
-pub struct FitConfig {
-    pub epochs: u32,
-    /// Seeds the shuffles and dropout (the weights are initialized by the caller).
-    pub seed: u64,
-    pub batch_size: usize,
-    pub optimizer: Adam,
+/// Where a run is: what a checkpoint records besides weights and optimizer state.
+#[derive(Clone, Debug, Default)]
+pub struct Position {
+    /// Epochs completed.
+    pub epochs_done: u32,
+    /// Steps completed in the current epoch.
+    pub steps_done: u64,
+    /// Training loss and accuracy so far in the current epoch.
+    pub running: Metrics<10>,
+    /// Completed epochs.
+    pub history: History,
 }
 
-/// Trains `trainer` for `cfg.epochs` epochs over `train`, evaluating on `validation` after each
-/// epoch. Epoch `e` visits the samples in an order drawn from `(seed, e)` alone and step `s`
-/// draws its dropout from `(seed, s)` alone, so any epoch can be replayed from a checkpoint.
+/// How `fit` runs.
+pub struct FitConfig<'a> {
+    /// Total epochs (counting those already done).
+    pub epochs: u32,
+    /// Everything that decides the result (seed, batch size, …).
+    pub settings: Settings,
+    /// Where to keep the last good checkpoint, written at the end of every epoch and on
+    /// interruption.
+    pub checkpoint: Option<PathBuf>,
+    /// Set (by a Ctrl-C handler) to stop after the current step.
+    pub interrupt: Option<&'a AtomicBool>,
+}
+
+/// How `fit` ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Stop {
+    /// All epochs done.
+    Finished,
+    /// Interrupted after `step` steps of epoch `epoch`; the checkpoint holds this position.
+    Interrupted { epoch: u32, step: u64 },
+}
+
+/// Trains from `pos` to `cfg.epochs` epochs over `train`, evaluating on `validation` after
+/// each epoch. Call it inside [`crate::parallel::Workers::run`].
 pub fn fit(
     model: &Model,
-    trainer: &mut AdamTrainer,
-    cfg: &FitConfig,
+    trainer: &mut ParallelTrainer,
+    cfg: &FitConfig<'_>,
     train: &Dataset<'_>,
     validation: &Dataset<'_>,
-) -> Result<History> {
+    pos: &mut Position,
+) -> Result<Stop> {
     let n = train.len();
-    let steps = n.div_ceil(cfg.batch_size) as u64;
+    let batch = cfg.settings.batch_size;
+    let steps = n.div_ceil(batch) as u64;
     let mut order: Vec<u32> = Vec::with_capacity(n);
-    let mut history = History::new();
     let (images, labels) = (train.images.as_slice(), train.labels.as_slice());
-    for epoch in 1..=cfg.epochs {
+    for epoch in pos.epochs_done + 1..=cfg.epochs {
         order.clear();
         order.extend(0..n as u32);
-        shuffle(&mut order, &mut epoch_rng(cfg.seed, epoch));
-        let bar = EpochBar::start(epoch, cfg.epochs, steps);
-        let mut metrics = Metrics::<10>::default();
-        for (step, batch) in order.chunks(cfg.batch_size).enumerate() {
-            let b = batch.len();
-            for (i, &s) in batch.iter().enumerate() {
-                to_input(&images[s as usize], &mut trainer.ws.input[i]);
-                trainer.ws.labels[i] = labels[s as usize];
-            }
-            let global_step = u64::from(epoch - 1) * steps + step as u64;
-            let stats = trainer.step(
-                model,
-                &cfg.optimizer,
-                b,
-                Noise::for_step(cfg.seed, global_step),
-            )?;
+        shuffle(&mut order, &mut epoch_rng(cfg.settings.seed, epoch));
+        let mut bar = EpochBar::start(epoch, cfg.epochs, steps, pos.steps_done);
+        for (step, idx) in order
+            .chunks(batch)
+            .enumerate()
+            .skip(pos.steps_done as usize)
+        {
+            let global = u64::from(epoch - 1) * steps + step as u64;
+            let noise = Noise::for_step(cfg.settings.seed, global);
+            let stats = trainer.step(model, images, labels, idx, noise)?;
             if !stats.loss_sum.is_finite() {
-                bar.finish(metrics.accuracy(), f64::NAN, None);
+                bar.abandon();
                 bail!(
-                    "loss became {} at epoch {epoch}, step {} of {steps}: training diverged (try a lower --learning-rate)",
+                    "the loss became {} at epoch {epoch}, step {} of {steps}: training diverged \
+                     (try a lower --learning-rate); the last good checkpoint is kept",
                     stats.loss_sum,
                     step + 1
                 );
             }
-            metrics.add(stats.loss_sum, stats.correct, b);
-            bar.update(step as u64 + 1, metrics.accuracy(), metrics.loss());
+            pos.running.add(stats.loss_sum, stats.correct, idx.len());
+            pos.steps_done = step as u64 + 1;
+            bar.update(pos.steps_done, pos.running.accuracy(), pos.running.loss());
+            if cfg.interrupt.is_some_and(|f| f.load(Ordering::Relaxed)) && pos.steps_done < steps {
+                bar.abandon();
+                if let Some(dir) = &cfg.checkpoint {
+                    checkpoint::save(dir, model, trainer, &cfg.settings, pos)?;
+                }
+                return Ok(Stop::Interrupted {
+                    epoch,
+                    step: pos.steps_done,
+                });
+            }
         }
-        let val = evaluate(model, &trainer.params, &mut trainer.ws, validation)?;
+        let val = trainer.evaluate(model, validation)?;
         let record = EpochRecord {
-            loss: metrics.loss(),
-            accuracy: metrics.accuracy(),
+            loss: pos.running.loss(),
+            accuracy: pos.running.accuracy(),
             validation: Some((val.loss(), val.accuracy())),
         };
         bar.finish(record.accuracy, record.loss, record.validation);
-        if history.push(record).is_err() {
+        if pos.history.push(record).is_err() {
             bail!("more than {MAX_EPOCHS} epochs");
         }
+        pos.epochs_done = epoch;
+        pos.steps_done = 0;
+        pos.running = Metrics::default();
+        if let Some(dir) = &cfg.checkpoint {
+            checkpoint::save(dir, model, trainer, &cfg.settings, pos)?;
+        }
+        if cfg.interrupt.is_some_and(|f| f.load(Ordering::Relaxed)) && epoch < cfg.epochs {
+            return Ok(Stop::Interrupted {
+                epoch: epoch + 1,
+                step: 0,
+            });
+        }
     }
-    Ok(history)
+    Ok(Stop::Finished)
 }
 
 /// The generator that shuffles epoch `epoch` (1-based) of a run seeded with `seed`.

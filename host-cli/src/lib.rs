@@ -2,6 +2,7 @@
 //! training loop, reports and plots. `main.rs` only parses arguments and dispatches here.
 
 pub mod atomic;
+pub mod checkpoint;
 pub mod cli;
 pub mod commands;
 pub mod data;
@@ -9,8 +10,10 @@ pub mod download;
 pub mod eval;
 pub mod fit;
 pub mod image_file;
+pub mod interrupt;
 pub mod mnist;
 pub mod model_file;
+pub mod parallel;
 pub mod plots;
 pub mod progress;
 pub mod report;

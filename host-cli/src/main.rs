@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use flashnet_cli::cli::{Cli, Command};
-use flashnet_cli::commands;
+use flashnet_cli::{commands, interrupt};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -19,6 +19,10 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
+            if let Some(stop) = e.downcast_ref::<interrupt::Interrupted>() {
+                eprintln!("{stop}");
+                return ExitCode::from(interrupt::EXIT_CODE);
+            }
             // One line: the context chain joined by ": ".
             eprintln!("error: {e:#}");
             ExitCode::FAILURE

@@ -70,37 +70,47 @@ pub fn save(
     params: &tutorial::Params,
     facts: &serde_json::Value,
 ) -> Result<()> {
-    let specs = tensor_specs(model);
-    let mut slices: Vec<&[f32]> = Vec::new();
-    params.visit(&mut |t| slices.push(t));
-    ensure!(
-        slices.len() == specs.len(),
-        "internal error: {} tensors but {} names",
-        slices.len(),
-        specs.len()
-    );
-    let bytes: Vec<Vec<u8>> = slices
-        .iter()
-        .map(|t| t.iter().flat_map(|v| v.to_le_bytes()).collect())
-        .collect();
-    let mut views = BTreeMap::new();
-    for (spec, data) in specs.iter().zip(&bytes) {
-        views.insert(
-            spec.name.clone(),
-            TensorView::new(Dtype::F32, spec.shape.clone(), data)?,
-        );
-    }
     let mut meta = HashMap::new();
     meta.insert(FORMAT_KEY.to_string(), "flashnet".to_string());
+    meta.insert("training".to_string(), facts.to_string());
+    atomic::write(path, &encode(model, &[("", params)], meta)?)
+}
+
+/// A safetensors file holding each parameter set under its prefix (`""` gives Keras' names,
+/// `"adam/m/"` gives `adam/m/dense/kernel`, …), with `meta` plus the architecture and version.
+/// The header's keys are sorted, so the same content always gives the same bytes.
+pub fn encode(
+    model: &tutorial::Model,
+    sets: &[(&str, &tutorial::Params)],
+    mut meta: HashMap<String, String>,
+) -> Result<Vec<u8>> {
+    let specs = tensor_specs(model);
+    let mut bytes = Vec::new();
+    for (prefix, params) in sets {
+        for (i, spec) in specs.iter().enumerate() {
+            let data: Vec<u8> = params
+                .tensor(i)
+                .iter()
+                .flat_map(|v| v.to_le_bytes())
+                .collect();
+            bytes.push((format!("{prefix}{}", spec.name), spec.shape.clone(), data));
+        }
+    }
+    let mut views = BTreeMap::new();
+    for (name, shape, data) in &bytes {
+        views.insert(
+            name.clone(),
+            TensorView::new(Dtype::F32, shape.clone(), data)?,
+        );
+    }
     meta.insert(
         "flashnet_version".to_string(),
         env!("CARGO_PKG_VERSION").to_string(),
     );
     meta.insert(ARCHITECTURE_KEY.to_string(), architecture(model));
-    meta.insert("training".to_string(), facts.to_string());
     let file = safetensors::serialize(views, Some(meta))
         .context("cannot encode the model as safetensors")?;
-    atomic::write(path, &canonical_header(file)?)
+    canonical_header(file)
 }
 
 /// Rewrites the JSON header with sorted keys: the crate serializes the metadata from a
@@ -146,40 +156,51 @@ pub fn parse(bytes: &[u8]) -> Result<Loaded> {
             "architecture `{arch}` cannot be loaded by this build, which runs `{ours}`"
         );
     }
-    let specs = tensor_specs(&model);
-    for name in st.names() {
-        ensure!(
-            specs.iter().any(|s| s.name == name),
-            "unexpected tensor `{name}` (expected exactly: {})",
-            specs
-                .iter()
-                .map(|s| s.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-    }
-    let mut params: Box<tutorial::Params> = bytemuck::zeroed_box();
-    let mut specs_iter = specs.iter();
-    let mut failure: Option<anyhow::Error> = None;
-    params.visit_mut(&mut |dst| {
-        if failure.is_some() {
-            return;
-        }
-        let Some(spec) = specs_iter.next() else {
-            failure = Some(anyhow::anyhow!("internal error: more tensors than names"));
-            return;
-        };
-        if let Err(e) = fill(&st, spec, dst) {
-            failure = Some(e);
-        }
-    });
-    if let Some(e) = failure {
-        return Err(e);
-    }
+    check_names(&st, &model, &[""])?;
+    let params = read_params(&st, &model, "")?;
     Ok(Loaded { params, metadata })
 }
 
-fn fill(st: &SafeTensors<'_>, spec: &TensorSpec, dst: &mut [f32]) -> Result<()> {
+/// Refuses tensors other than the model's under each of `prefixes`.
+pub fn check_names(st: &SafeTensors<'_>, model: &tutorial::Model, prefixes: &[&str]) -> Result<()> {
+    let specs = tensor_specs(model);
+    let expected: Vec<String> = prefixes
+        .iter()
+        .flat_map(|p| specs.iter().map(move |s| format!("{p}{}", s.name)))
+        .collect();
+    for name in st.names() {
+        ensure!(
+            expected.iter().any(|e| e == name),
+            "unexpected tensor `{name}` (expected exactly: {})",
+            expected.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// Reads the model's tensors under `prefix` into a new parameter set.
+pub fn read_params(
+    st: &SafeTensors<'_>,
+    model: &tutorial::Model,
+    prefix: &str,
+) -> Result<Box<tutorial::Params>> {
+    let mut params: Box<tutorial::Params> = bytemuck::zeroed_box();
+    for (i, spec) in tensor_specs(model).iter().enumerate() {
+        fill(
+            st,
+            &format!("{prefix}{}", spec.name),
+            &spec.shape,
+            params.tensor_mut(i),
+        )?;
+    }
+    Ok(params)
+}
+
+fn fill(st: &SafeTensors<'_>, name: &str, shape: &[usize], dst: &mut [f32]) -> Result<()> {
+    let spec = TensorSpec {
+        name: name.to_string(),
+        shape: shape.to_vec(),
+    };
     let Ok(t) = st.tensor(&spec.name) else {
         bail!("tensor `{}` {:?} is missing", spec.name, spec.shape);
     };

@@ -10,11 +10,13 @@ pub struct EpochBar {
     bar: ProgressBar,
     start: Instant,
     steps: u64,
+    done_before: u64,
+    last_message: Instant,
 }
 
 impl EpochBar {
-    /// Prints `Epoch i/n` and starts a bar over `steps` steps.
-    pub fn start(epoch: u32, epochs: u32, steps: u64) -> Self {
+    /// Prints `Epoch i/n` and starts a bar over `steps` steps, `done` of them already taken.
+    pub fn start(epoch: u32, epochs: u32, steps: u64, done: u64) -> Self {
         eprintln!("Epoch {epoch}/{epochs}");
         let bar =
             ProgressBar::with_draw_target(Some(steps), ProgressDrawTarget::stderr_with_hz(10));
@@ -22,20 +24,35 @@ impl EpochBar {
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .progress_chars("━━━");
         bar.set_style(style);
+        bar.set_position(done);
         EpochBar {
             bar,
             start: Instant::now(),
             steps,
+            done_before: done,
+            last_message: Instant::now(),
         }
     }
 
     /// After step `done` (1-based), with the running training metrics.
-    pub fn update(&self, done: u64, accuracy: f64, loss: f64) {
+    pub fn update(&mut self, done: u64, accuracy: f64, loss: f64) {
         self.bar.set_position(done);
-        // Formatting costs more than a step of the bar; do it a few times a second at most.
-        if done == 1 || done.is_multiple_of(64) {
+        // Formatting allocates and costs more than a step: a few times a second at most.
+        if self.bar.is_hidden() {
+            return;
+        }
+        let now = Instant::now();
+        if now.duration_since(self.last_message) >= Duration::from_millis(200)
+            || done == self.done_before + 1
+        {
+            self.last_message = now;
             self.bar.set_message(self.stats(done, accuracy, loss));
         }
+    }
+
+    /// Removes the bar without a final line (interruption, error).
+    pub fn abandon(self) {
+        self.bar.finish_and_clear();
     }
 
     /// Clears the live bar and prints the epoch's final line.
@@ -59,7 +76,7 @@ impl EpochBar {
 
     fn stats(&self, done: u64, accuracy: f64, loss: f64) -> String {
         let elapsed = self.start.elapsed();
-        let per_step = elapsed / done.max(1) as u32;
+        let per_step = elapsed / (done.saturating_sub(self.done_before)).max(1) as u32;
         format!(
             "{}s {}/step - accuracy: {accuracy:.4} - loss: {loss:.4}",
             elapsed.as_secs(),

@@ -198,13 +198,13 @@ fn train_evaluate_predict_round_trip() {
 #[test]
 fn same_seed_same_bytes_other_seed_other_model() {
     let run = Run::new();
-    run.train("a", &["--seed", "5", "--epochs", "1"]);
-    run.train("b", &["--seed", "5", "--epochs", "1"]);
+    run.train("a", &["--seed", "5", "--epochs", "1", "--threads", "1"]);
+    run.train("b", &["--seed", "5", "--epochs", "1", "--threads", "2"]);
     run.train("c", &["--seed", "6", "--epochs", "1"]);
     let read = |n: &str| std::fs::read(run.path(n)).unwrap();
     assert!(
         read("a.safetensors") == read("b.safetensors"),
-        "same seed, different model files"
+        "same seed, different model files (1 and 2 threads)"
     );
     assert!(
         read("a.safetensors") != read("c.safetensors"),
@@ -369,5 +369,135 @@ fn keras_exports_load_and_bad_models_are_refused() {
             Some(&run.data()),
         ),
         "nope.safetensors",
+    );
+}
+
+#[test]
+fn ctrl_c_checkpoints_and_resume_matches_an_uninterrupted_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    // Big enough that training is still running when the signal arrives.
+    write_dataset(&data, 20_000, 100);
+    let p = |n: &str| dir.path().join(n).display().to_string();
+    let common = [
+        "train",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "16",
+        "--seed",
+        "3",
+        "--offline",
+    ];
+    let args = |tag: &str, extra: &[String]| -> Vec<String> {
+        let mut a: Vec<String> = common.iter().map(|s| s.to_string()).collect();
+        for (k, v) in [
+            ("--out", p(&format!("{tag}.safetensors"))),
+            ("--history", p(&format!("{tag}.json"))),
+            ("--plots", p(tag)),
+        ] {
+            a.push(k.into());
+            a.push(v);
+        }
+        a.extend_from_slice(extra);
+        a
+    };
+    let run_ok = |a: &[String]| {
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        let o = flashnet(&a, Some(&data));
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    run_ok(&args("straight", &[]));
+
+    // Interrupt the same run during its first epoch.
+    let ckpt = p("ckpt");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_flashnet"))
+        .args(args("resumed", &["--checkpoint".into(), ckpt.clone()]))
+        .env("FLASHNET_DATA", &data)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    let mut line = String::new();
+    while std::io::BufRead::read_line(&mut stderr, &mut line).unwrap() > 0 {
+        seen.push_str(&line);
+        if line.starts_with("Epoch 1/") {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            let ok = Command::new("kill")
+                .args(["-INT", &child.id().to_string()])
+                .status()
+                .unwrap();
+            assert!(ok.success());
+        }
+        line.clear();
+    }
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{seen}");
+    assert!(seen.contains("--resume"), "{seen}");
+    assert!(
+        std::path::Path::new(&ckpt)
+            .join("checkpoint.safetensors")
+            .exists(),
+        "{seen}"
+    );
+
+    // Resume: same options, then the model must be byte for byte the uninterrupted one.
+    run_ok(&args(
+        "resumed",
+        &[
+            "--resume".into(),
+            ckpt.clone(),
+            "--threads".into(),
+            "1".into(),
+        ],
+    ));
+    let read = |n: &str| std::fs::read(p(n)).unwrap();
+    assert!(
+        read("straight.safetensors") == read("resumed.safetensors"),
+        "resumed model differs"
+    );
+    let h = |n: &str| -> Value { serde_json::from_slice(&read(n)).unwrap() };
+    assert_eq!(
+        h("straight.json")["val_accuracy"],
+        h("resumed.json")["val_accuracy"]
+    );
+
+    // Resuming with other settings is refused.
+    let mut bad = args("bad", &["--resume".into(), ckpt]);
+    bad[4] = "32".into();
+    let bad: Vec<&str> = bad.iter().map(String::as_str).collect();
+    assert_fails(
+        &flashnet(&bad, Some(&data)),
+        "--batch-size 16 in the checkpoint, 32 now",
+    );
+}
+
+#[test]
+fn divergence_stops_with_the_epoch_and_step_and_keeps_the_checkpoint() {
+    let run = Run::new();
+    let ckpt = run.path("ckpt");
+    let out = run.path("d.safetensors");
+    let o = flashnet(
+        &[
+            "train",
+            "--epochs",
+            "2",
+            "--learning-rate",
+            "1e38",
+            "--checkpoint",
+            &ckpt,
+            "--out",
+            &out,
+        ],
+        Some(&run.data()),
+    );
+    assert_fails(&o, "the loss became");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("at epoch 1, step "), "{err}");
+    assert!(
+        !std::path::Path::new(&out).exists(),
+        "no model is written from a diverged run"
     );
 }

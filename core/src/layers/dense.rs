@@ -43,6 +43,21 @@ impl<const IN: usize, const OUT: usize> Dense<IN, OUT> {
 
 impl<const IN: usize, const OUT: usize> Params for DenseParams<IN, OUT> {
     const COUNT: usize = IN * OUT + OUT;
+    const TENSORS: usize = 2;
+    fn tensor(&self, i: usize) -> &[f32] {
+        match i {
+            0 => self.kernel.as_flattened(),
+            1 => &self.bias,
+            _ => &[],
+        }
+    }
+    fn tensor_mut(&mut self, i: usize) -> &mut [f32] {
+        match i {
+            0 => self.kernel.as_flattened_mut(),
+            1 => &mut self.bias,
+            _ => &mut [],
+        }
+    }
     fn visit<'a>(&'a self, f: &mut impl FnMut(&'a [f32])) {
         f(self.kernel.as_flattened());
         f(&self.bias);

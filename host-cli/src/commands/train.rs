@@ -3,16 +3,18 @@
 use std::time::Instant;
 
 use anyhow::{Context, Result, ensure};
-use flashnet::tutorial::{self, AdamTrainer};
+use flashnet::tutorial;
 use flashnet::{Adam, Metrics};
 use rand_core::SeedableRng;
 use rand_pcg::Pcg32;
 use serde_json::{Value, json};
 
+use crate::checkpoint::{self, Settings};
 use crate::cli::TrainArgs;
-use crate::eval::evaluate;
-use crate::fit::{FitConfig, History, fit};
+use crate::fit::{FitConfig, History, Position, Stop, fit};
+use crate::interrupt::{self, Interrupted};
 use crate::mnist::{Mnist, Parts};
+use crate::parallel::{ParallelTrainer, Workers, default_threads};
 use crate::{atomic, model_file, plots, report};
 
 pub fn run(args: &TrainArgs) -> Result<()> {
@@ -41,30 +43,85 @@ pub fn run(args: &TrainArgs) -> Result<()> {
 
     let model = tutorial::model(args.dropout);
     eprint!("{}", report::summary(&model));
-    let mut trainer: Box<AdamTrainer> = bytemuck::zeroed_box();
-    let mut rng = Pcg32::seed_from_u64(args.seed);
-    trainer.init(&model, &mut rng);
+    let settings = Settings {
+        batch_size: args.batch_size,
+        learning_rate: args.learning_rate,
+        dropout: args.dropout,
+        seed: args.seed,
+        validation_split: args.validation_split,
+        train_samples: train.len(),
+        labels_fnv: checkpoint::fnv1a(train.labels.as_slice()),
+    };
+    let workers = Workers::new(args.threads.map_or_else(default_threads, |t| t as usize))?;
+    let mut trainer = ParallelTrainer::new(Adam::with_learning_rate(args.learning_rate));
+    let mut pos = match &args.resume {
+        Some(dir) => {
+            let pos = checkpoint::load(dir, &model, &mut trainer, &settings)?;
+            eprintln!(
+                "Resuming from {} after {} epochs and {} steps",
+                checkpoint::path(dir).display(),
+                pos.epochs_done,
+                pos.steps_done
+            );
+            ensure!(
+                pos.epochs_done < args.epochs
+                    || (pos.epochs_done == args.epochs && pos.steps_done == 0),
+                "the checkpoint is already past --epochs {}",
+                args.epochs
+            );
+            pos
+        }
+        None => {
+            trainer.init(&model, &mut Pcg32::seed_from_u64(args.seed));
+            Position::default()
+        }
+    };
+    let checkpoint_dir = (args.checkpoint.clone())
+        .or_else(|| args.resume.clone())
+        .or_else(|| {
+            Some(
+                args.out
+                    .parent()
+                    .unwrap_or(std::path::Path::new("."))
+                    .join("checkpoint"),
+            )
+        });
     let cfg = FitConfig {
         epochs: args.epochs,
-        seed: args.seed,
-        batch_size: args.batch_size,
-        optimizer: Adam::with_learning_rate(args.learning_rate),
+        settings,
+        checkpoint: checkpoint_dir.clone(),
+        interrupt: Some(interrupt::flag()),
     };
     eprintln!(
-        "Training on {} samples, validating on {} ({validation_name}); batch {}, {} epochs, seed {}",
+        "Training on {} samples, validating on {} ({validation_name}); batch {}, {} epochs, seed {}, {} threads",
         train.len(),
         validation.len(),
-        cfg.batch_size,
-        cfg.epochs,
-        args.seed
+        args.batch_size,
+        args.epochs,
+        args.seed,
+        workers.threads()
     );
 
     let started = Instant::now();
-    let history = fit(&model, &mut trainer, &cfg, &train, &validation)?;
+    let stop = workers.run(|| fit(&model, &mut trainer, &cfg, &train, &validation, &mut pos))?;
     let train_seconds = started.elapsed().as_secs_f64();
+    if let Stop::Interrupted { epoch, step } = stop {
+        let how = match &checkpoint_dir {
+            Some(dir) => format!(
+                "checkpoint written to {}; continue with the same options plus --resume {}",
+                checkpoint::path(dir).display(),
+                dir.display()
+            ),
+            None => "no --checkpoint directory was given, so nothing was saved".to_string(),
+        };
+        return Err(
+            Interrupted(format!("interrupted at epoch {epoch}, step {step}: {how}")).into(),
+        );
+    }
+    let history = pos.history;
 
     let eval_start = Instant::now();
-    let test_metrics = evaluate(&model, &trainer.params, &mut trainer.ws, &test)?;
+    let test_metrics = workers.run(|| trainer.evaluate(&model, &test))?;
     eprintln!(
         "{} test images in {:.0} ms - test_accuracy: {:.4} - test_loss: {:.4}",
         test_metrics.count,

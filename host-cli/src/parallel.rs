@@ -1,0 +1,198 @@
+//! Data-parallel training on the host. A batch is cut into shards of [`SHARD`] samples; each
+//! shard's gradient is computed on a worker thread, and the shards are summed in shard order
+//! inside the Adam update. The cut depends on the batch alone, never on the number of threads,
+//! so results are bitwise identical for any `--threads` and any run with the same seed.
+//!
+//! Workers are a rayon pool, whose idle threads block instead of spinning; everything is
+//! allocated once in [`ParallelTrainer::new`], and a training step allocates nothing (see
+//! `tests/tests/no_alloc.rs`).
+
+use anyhow::{Result, bail, ensure};
+use bytemuck::Zeroable;
+use flashnet::kernels;
+use flashnet::mnist::{Dataset, PIXELS, to_input};
+use flashnet::tutorial::{Layers, MAX_BATCH, Model, Params};
+use flashnet::{Adam, AdamState, Metrics, Noise, Params as _, StepStats, Workspace};
+use rand_core::Rng;
+use rayon::prelude::*;
+
+/// Samples per shard.
+pub const SHARD: usize = 16;
+/// Shards of the largest batch.
+pub const MAX_SHARDS: usize = MAX_BATCH / SHARD;
+/// Scalars per chunk of the parallel Adam update.
+const CHUNK: usize = 4096;
+
+/// One shard's gradient and activations.
+#[derive(Zeroable)]
+struct Shard {
+    grads: Params,
+    ws: Workspace<Layers, 10, SHARD>,
+    stats: StepStats,
+    metrics: Metrics<10>,
+}
+
+/// The worker threads. Idle workers block on a condition variable instead of spinning, so a
+/// loaded machine is not slowed further.
+pub struct Workers {
+    pool: rayon::ThreadPool,
+}
+
+impl Workers {
+    /// A pool of `threads` workers (at least 1).
+    pub fn new(threads: usize) -> Result<Self> {
+        ensure!(threads >= 1, "--threads must be at least 1");
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .thread_name(|i| format!("flashnet-{i}"))
+            .build()?;
+        Ok(Workers { pool })
+    }
+
+    /// Number of worker threads.
+    pub fn threads(&self) -> usize {
+        self.pool.current_num_threads()
+    }
+
+    /// Runs `f` on a worker, so that the steps it takes schedule their work on the pool's own
+    /// queues (a step from outside the pool would allocate to enqueue it). Run the whole
+    /// training loop inside.
+    pub fn run<T: Send>(&self, f: impl FnOnce() -> T + Send) -> T {
+        self.pool.install(f)
+    }
+}
+
+/// The number of threads to use by default: the available cores.
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Weights, Adam state and per-shard buffers. Its methods use the rayon pool they are called
+/// from: call them inside [`Workers::run`].
+pub struct ParallelTrainer {
+    pub params: Box<Params>,
+    pub adam: Box<AdamState<Params>>,
+    pub optimizer: Adam,
+    shards: Vec<Box<Shard>>,
+}
+
+impl ParallelTrainer {
+    /// Zeroed state.
+    pub fn new(optimizer: Adam) -> Self {
+        ParallelTrainer {
+            params: bytemuck::zeroed_box(),
+            adam: bytemuck::zeroed_box(),
+            optimizer,
+            shards: (0..MAX_SHARDS).map(|_| bytemuck::zeroed_box()).collect(),
+        }
+    }
+
+    /// Fresh Glorot-uniform weights, zero optimizer state.
+    pub fn init<R: Rng + ?Sized>(&mut self, model: &Model, rng: &mut R) {
+        model.init(&mut self.params, rng);
+        bytemuck::write_zeroes(&mut *self.adam);
+    }
+
+    /// One Adam step on the samples `batch` (indices into `images`/`labels`).
+    pub fn step(
+        &mut self,
+        model: &Model,
+        images: &[[u8; PIXELS]],
+        labels: &[u8],
+        batch: &[u32],
+        noise: Noise,
+    ) -> Result<StepStats> {
+        let n = batch.len();
+        if n == 0 || n > MAX_BATCH {
+            bail!("batch size {n} is outside 1..={MAX_BATCH}");
+        }
+        let used = n.div_ceil(SHARD);
+        let scale = 1.0 / n as f32;
+        let params: &Params = &self.params;
+        self.shards[..used]
+            .par_iter_mut()
+            .enumerate()
+            .try_for_each(|(k, sh)| -> Result<()> {
+                let lo = k * SHARD;
+                let idx = &batch[lo..n.min(lo + SHARD)];
+                for (i, &s) in idx.iter().enumerate() {
+                    let s = s as usize;
+                    to_input(&images[s], &mut sh.ws.input[i]);
+                    sh.ws.labels[i] = labels[s];
+                }
+                let noise = noise.skip(lo as u32);
+                let (loss_sum, correct) =
+                    model.gradients(params, &mut sh.grads, &mut sh.ws, idx.len(), noise, scale)?;
+                sh.stats = StepStats { loss_sum, correct };
+                Ok(())
+            })?;
+        self.update(used);
+        let mut total = StepStats::default();
+        for sh in &self.shards[..used] {
+            total.loss_sum += sh.stats.loss_sum;
+            total.correct += sh.stats.correct;
+        }
+        Ok(total)
+    }
+
+    /// Sums the first `used` shards' gradients (in shard order) and applies Adam, in parallel
+    /// over chunks of each tensor.
+    fn update(&mut self, used: usize) {
+        self.adam.iterations += 1;
+        let opt = self.optimizer;
+        let alpha = opt.alpha(self.adam.iterations);
+        let AdamState { m, v, .. } = &mut *self.adam;
+        for t in 0..Params::TENSORS {
+            let mut grads: [&[f32]; MAX_SHARDS] = [&[]; MAX_SHARDS];
+            for (g, sh) in grads.iter_mut().zip(&self.shards[..used]) {
+                *g = sh.grads.tensor(t);
+            }
+            let grads = &grads[..used];
+            let w = self.params.tensor_mut(t);
+            w.par_chunks_mut(CHUNK)
+                .zip(m.tensor_mut(t).par_chunks_mut(CHUNK))
+                .zip(v.tensor_mut(t).par_chunks_mut(CHUNK))
+                .enumerate()
+                .for_each(|(c, ((w, m), v))| {
+                    let lo = c * CHUNK;
+                    let mut g = [0.0f32; CHUNK];
+                    let g = &mut g[..w.len()];
+                    g.copy_from_slice(&grads[0][lo..lo + w.len()]);
+                    for other in &grads[1..] {
+                        for (a, &b) in g.iter_mut().zip(&other[lo..lo + w.len()]) {
+                            *a += b;
+                        }
+                    }
+                    kernels::adam(w, g, m, v, alpha, opt.beta_1, opt.beta_2, opt.epsilon);
+                });
+        }
+    }
+
+    /// Loss, accuracy and confusion matrix on `set`, in inference mode. The set is cut into
+    /// [`MAX_SHARDS`] parts summed in order, so the result does not depend on the thread count.
+    pub fn evaluate(&mut self, model: &Model, set: &Dataset<'_>) -> Result<Metrics<10>> {
+        let (images, labels) = (set.images.as_slice(), set.labels.as_slice());
+        let part = set.len().div_ceil(MAX_SHARDS).max(1);
+        let params: &Params = &self.params;
+        self.shards
+            .par_iter_mut()
+            .zip(images.par_chunks(part).zip(labels.par_chunks(part)))
+            .try_for_each(|(sh, (imgs, labs))| -> Result<()> {
+                sh.metrics = Metrics::default();
+                for (imgs, labs) in imgs.chunks(SHARD).zip(labs.chunks(SHARD)) {
+                    for (dst, src) in sh.ws.input.iter_mut().zip(imgs) {
+                        to_input(src, dst);
+                    }
+                    sh.ws.labels[..labs.len()].copy_from_slice(labs);
+                    model.evaluate(params, &mut sh.ws, labs.len(), &mut sh.metrics)?;
+                }
+                Ok(())
+            })?;
+        let parts = set.len().div_ceil(part);
+        let mut total = Metrics::<10>::default();
+        for sh in &self.shards[..parts] {
+            total.merge(&sh.metrics);
+        }
+        Ok(total)
+    }
+}

@@ -1,0 +1,205 @@
+//! Parallel training is deterministic: the same model for any thread count, and a run stopped
+//! anywhere and resumed from its checkpoint ends bit for bit where an uninterrupted run does.
+
+mod support;
+
+use std::sync::atomic::AtomicBool;
+
+use flashnet::mnist::{Dataset, Images, Labels};
+use flashnet::tutorial;
+use flashnet::{Adam, Params};
+use flashnet_cli::checkpoint::{self, Settings};
+use flashnet_cli::fit::{FitConfig, Position, Stop, fit};
+use flashnet_cli::parallel::{ParallelTrainer, Workers};
+use rand_core::SeedableRng;
+
+fn flat(p: &tutorial::Params) -> Vec<u32> {
+    let mut v = Vec::new();
+    p.visit(&mut |t| v.extend(t.iter().map(|x| x.to_bits())));
+    v
+}
+
+fn settings(train: &Dataset<'_>, batch_size: usize) -> Settings {
+    Settings {
+        batch_size,
+        learning_rate: 0.002,
+        dropout: 0.2,
+        seed: 11,
+        validation_split: 0.0,
+        train_samples: train.len(),
+        labels_fnv: checkpoint::fnv1a(train.labels.as_slice()),
+    }
+}
+
+/// Trains `epochs` epochs from scratch (or from `pos`/`trainer` as given) with `threads`.
+fn run(
+    threads: usize,
+    trainer: &mut ParallelTrainer,
+    cfg: &FitConfig<'_>,
+    train: &Dataset<'_>,
+    val: &Dataset<'_>,
+    pos: &mut Position,
+) -> Stop {
+    let model = tutorial::model(cfg.settings.dropout);
+    Workers::new(threads)
+        .unwrap()
+        .run(|| fit(&model, trainer, cfg, train, val, pos))
+        .unwrap()
+}
+
+fn fresh(cfg: &FitConfig<'_>) -> ParallelTrainer {
+    let mut t = ParallelTrainer::new(Adam::with_learning_rate(cfg.settings.learning_rate));
+    let model = tutorial::model(cfg.settings.dropout);
+    t.init(
+        &model,
+        &mut rand_pcg::Pcg32::seed_from_u64(cfg.settings.seed),
+    );
+    t
+}
+
+#[test]
+fn same_model_for_any_thread_count_and_batch_shape() {
+    let (img, lab) = support::idx_files(700, 3);
+    let train = Dataset::new(Images::parse(&img).unwrap(), Labels::parse(&lab).unwrap()).unwrap();
+    let val = train.slice(0..100);
+    // 700 = 14 batches of 48 (3 shards each) + one of 28 (2 shards, the last one partial).
+    let cfg = FitConfig {
+        epochs: 2,
+        settings: settings(&train, 48),
+        checkpoint: None,
+        interrupt: None,
+    };
+    let mut results = Vec::new();
+    for threads in [1, 2, 3] {
+        let mut t = fresh(&cfg);
+        let mut pos = Position::default();
+        assert_eq!(
+            run(threads, &mut t, &cfg, &train, &val, &mut pos),
+            Stop::Finished
+        );
+        results.push((flat(&t.params), flat(&t.adam.m), pos.history.epochs.clone()));
+    }
+    assert!(results[0] == results[1], "1 and 2 threads differ");
+    assert!(results[0] == results[2], "1 and 3 threads differ");
+    let acc = results[0].2.last().unwrap().accuracy;
+    assert!(
+        acc > 0.8,
+        "the synthetic task should be learnt, accuracy {acc}"
+    );
+}
+
+#[test]
+fn resumed_run_is_bitwise_identical_to_an_uninterrupted_one() {
+    let (img, lab) = support::idx_files(500, 5);
+    let train = Dataset::new(Images::parse(&img).unwrap(), Labels::parse(&lab).unwrap()).unwrap();
+    let val = train.slice(400..500);
+    let dir = tempfile::tempdir().unwrap();
+    let base = FitConfig {
+        epochs: 3,
+        settings: settings(&train, 32),
+        checkpoint: None,
+        interrupt: None,
+    };
+
+    let mut straight = fresh(&base);
+    let mut straight_pos = Position::default();
+    run(2, &mut straight, &base, &train, &val, &mut straight_pos);
+
+    // Stop after the first step of epoch 1, then twice more, each time resuming from disk.
+    let stop_now = AtomicBool::new(true);
+    let cfg = FitConfig {
+        checkpoint: Some(dir.path().to_path_buf()),
+        interrupt: Some(&stop_now),
+        ..FitConfig {
+            epochs: 3,
+            settings: base.settings.clone(),
+            checkpoint: None,
+            interrupt: None,
+        }
+    };
+    let mut t = fresh(&cfg);
+    let mut pos = Position::default();
+    assert_eq!(
+        run(1, &mut t, &cfg, &train, &val, &mut pos),
+        Stop::Interrupted { epoch: 1, step: 1 }
+    );
+    let model = tutorial::model(cfg.settings.dropout);
+    let mut stops = 0;
+    loop {
+        let mut t = ParallelTrainer::new(Adam::with_learning_rate(cfg.settings.learning_rate));
+        let mut pos = checkpoint::load(dir.path(), &model, &mut t, &cfg.settings).unwrap();
+        stops += 1;
+        // Let later runs go further before stopping: interrupt only on the first two resumes.
+        let keep_going = AtomicBool::new(false);
+        let cfg = FitConfig {
+            interrupt: Some(if stops > 2 { &keep_going } else { &stop_now }),
+            ..clone(&cfg)
+        };
+        match run(
+            if stops % 2 == 0 { 1 } else { 2 },
+            &mut t,
+            &cfg,
+            &train,
+            &val,
+            &mut pos,
+        ) {
+            Stop::Finished => {
+                assert!(
+                    flat(&t.params) == flat(&straight.params),
+                    "weights differ after resuming"
+                );
+                assert!(
+                    flat(&t.adam.v) == flat(&straight.adam.v),
+                    "Adam state differs"
+                );
+                assert_eq!(t.adam.iterations, straight.adam.iterations);
+                assert_eq!(pos.history.epochs, straight_pos.history.epochs);
+                break;
+            }
+            Stop::Interrupted { .. } => assert!(stops < 10, "never finished"),
+        }
+    }
+}
+
+fn clone<'a>(c: &FitConfig<'a>) -> FitConfig<'a> {
+    FitConfig {
+        epochs: c.epochs,
+        settings: c.settings.clone(),
+        checkpoint: c.checkpoint.clone(),
+        interrupt: c.interrupt,
+    }
+}
+
+#[test]
+fn checkpoint_refuses_other_settings() {
+    let (img, lab) = support::idx_files(100, 7);
+    let train = Dataset::new(Images::parse(&img).unwrap(), Labels::parse(&lab).unwrap()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = FitConfig {
+        epochs: 1,
+        settings: settings(&train, 32),
+        checkpoint: Some(dir.path().into()),
+        interrupt: None,
+    };
+    let mut t = fresh(&cfg);
+    run(1, &mut t, &cfg, &train, &train, &mut Position::default());
+    let model = tutorial::model(0.2);
+    let mut other = cfg.settings.clone();
+    other.batch_size = 64;
+    let mut t2 = ParallelTrainer::new(Adam::default());
+    let err = checkpoint::load(dir.path(), &model, &mut t2, &other)
+        .err()
+        .unwrap();
+    assert!(
+        format!("{err:#}").contains("--batch-size 32 in the checkpoint, 64 now"),
+        "{err:#}"
+    );
+    std::fs::write(checkpoint::path(dir.path()), b"garbage").unwrap();
+    let err = checkpoint::load(dir.path(), &model, &mut t2, &cfg.settings)
+        .err()
+        .unwrap();
+    assert!(
+        format!("{err:#}").contains("not a valid safetensors file"),
+        "{err:#}"
+    );
+}
