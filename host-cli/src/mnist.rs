@@ -36,17 +36,31 @@ impl Mnist {
     /// Loads and validates the files in `dir`.
     pub fn load(dir: &Path, source: data::Source, parts: Parts) -> Result<Self> {
         let read = |name: &str| data::read(dir, name);
-        let (train_images, train_labels) = match parts {
-            Parts::TrainAndTest => (read(data::TRAIN_IMAGES)?, read(data::TRAIN_LABELS)?),
-            Parts::Test => (Vec::new(), Vec::new()),
-        };
+        // The training images dominate (47 MB to inflate): read them on their own thread.
+        let (train_images, rest) = std::thread::scope(|s| {
+            let big = (parts == Parts::TrainAndTest).then(|| s.spawn(|| read(data::TRAIN_IMAGES)));
+            let rest = (|| -> Result<_> {
+                let train_labels = match parts {
+                    Parts::TrainAndTest => read(data::TRAIN_LABELS)?,
+                    Parts::Test => Vec::new(),
+                };
+                Ok((train_labels, read(data::TEST_IMAGES)?, read(data::TEST_LABELS)?))
+            })();
+            let big = match big {
+                Some(h) => h.join().unwrap_or_else(|_| Err(anyhow::anyhow!("the reader thread panicked"))),
+                None => Ok(Vec::new()),
+            };
+            (big, rest)
+        });
+        let train_images = train_images?;
+        let (train_labels, test_images, test_labels) = rest?;
         let m = Mnist {
             dir: dir.to_path_buf(),
             source,
             train_images,
             train_labels,
-            test_images: read(data::TEST_IMAGES)?,
-            test_labels: read(data::TEST_LABELS)?,
+            test_images,
+            test_labels,
         };
         if parts == Parts::TrainAndTest {
             m.train()?;

@@ -18,8 +18,14 @@ use crate::parallel::{ParallelTrainer, Workers, default_threads};
 use crate::{atomic, model_file, plots, report};
 
 pub fn run(args: &TrainArgs) -> Result<()> {
+    let loading = Instant::now();
     let mnist = Mnist::locate_and_load(&args.data, Parts::TrainAndTest)?;
-    eprintln!("MNIST from {} ({})", mnist.dir.display(), mnist.source);
+    eprintln!(
+        "MNIST from {} ({}), loaded in {} ms",
+        mnist.dir.display(),
+        mnist.source,
+        loading.elapsed().as_millis()
+    );
     let (full, test) = (mnist.train()?, mnist.test()?);
 
     // Keras' validation_split: the last fraction of the training set, before any shuffling.
