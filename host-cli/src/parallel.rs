@@ -148,23 +148,29 @@ impl ParallelTrainer {
                 *g = sh.grads.tensor(t);
             }
             let grads = &grads[..used];
-            let w = self.params.tensor_mut(t);
-            w.par_chunks_mut(CHUNK)
-                .zip(m.tensor_mut(t).par_chunks_mut(CHUNK))
-                .zip(v.tensor_mut(t).par_chunks_mut(CHUNK))
-                .enumerate()
-                .for_each(|(c, ((w, m), v))| {
-                    let lo = c * CHUNK;
-                    let mut g = [0.0f32; CHUNK];
-                    let g = &mut g[..w.len()];
-                    g.copy_from_slice(&grads[0][lo..lo + w.len()]);
-                    for other in &grads[1..] {
-                        for (a, &b) in g.iter_mut().zip(&other[lo..lo + w.len()]) {
-                            *a += b;
-                        }
+            let (w, m, v) = (self.params.tensor_mut(t), m.tensor_mut(t), v.tensor_mut(t));
+            let chunk = |c: usize, w: &mut [f32], m: &mut [f32], v: &mut [f32]| {
+                let lo = c * CHUNK;
+                let mut g = [0.0f32; CHUNK];
+                let g = &mut g[..w.len()];
+                g.copy_from_slice(&grads[0][lo..lo + w.len()]);
+                for other in &grads[1..] {
+                    for (a, &b) in g.iter_mut().zip(&other[lo..lo + w.len()]) {
+                        *a += b;
                     }
-                    kernels::adam(w, g, m, v, alpha, opt.beta_1, opt.beta_2, opt.epsilon);
-                });
+                }
+                kernels::adam(w, g, m, v, alpha, opt.beta_1, opt.beta_2, opt.epsilon);
+            };
+            // Elementwise work: how it is chunked does not change a single bit of the result.
+            if w.len() <= CHUNK {
+                chunk(0, w, m, v);
+            } else {
+                w.par_chunks_mut(CHUNK)
+                    .zip(m.par_chunks_mut(CHUNK))
+                    .zip(v.par_chunks_mut(CHUNK))
+                    .enumerate()
+                    .for_each(|(c, ((w, m), v))| chunk(c, w, m, v));
+            }
         }
     }
 
