@@ -10,6 +10,7 @@ use anyhow::{Context, Result, bail, ensure};
 use flashnet::tutorial;
 use safetensors::SafeTensors;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::atomic;
 use crate::fit::{History, Position};
@@ -197,42 +198,24 @@ fn parse(
 }
 
 fn describe_difference(saved: &Settings, now: &Settings) -> String {
-    let mut out = Vec::new();
-    let mut diff = |name: &str, a: String, b: String| {
-        if a != b {
-            out.push(format!("{name} {a} in the checkpoint, {b} now"));
-        }
+    let (Ok(Value::Object(a)), Ok(Value::Object(b))) =
+        (serde_json::to_value(saved), serde_json::to_value(now))
+    else {
+        return "unreadable settings".to_string();
     };
-    diff(
-        "--batch-size",
-        saved.batch_size.to_string(),
-        now.batch_size.to_string(),
-    );
-    diff(
-        "--learning-rate",
-        saved.learning_rate.to_string(),
-        now.learning_rate.to_string(),
-    );
-    diff(
-        "--dropout",
-        saved.dropout.to_string(),
-        now.dropout.to_string(),
-    );
-    diff("--seed", saved.seed.to_string(), now.seed.to_string());
-    diff(
-        "--validation-split",
-        saved.validation_split.to_string(),
-        now.validation_split.to_string(),
-    );
-    diff(
-        "training samples",
-        saved.train_samples.to_string(),
-        now.train_samples.to_string(),
-    );
-    diff(
-        "training labels (FNV-1a)",
-        format!("{:016x}", saved.labels_fnv),
-        format!("{:016x}", now.labels_fnv),
-    );
-    out.join(", ")
+    a.iter()
+        .filter(|(k, v)| b.get(*k) != Some(v))
+        .map(|(k, v)| {
+            // Settings named after options read as the option; the rest are facts of the data.
+            let name = match k.as_str() {
+                "train_samples" | "labels_fnv" => k.replace('_', " "),
+                _ => format!("--{}", k.replace('_', "-")),
+            };
+            format!(
+                "{name} {v} in the checkpoint, {} now",
+                b.get(k).unwrap_or(&Value::Null)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
