@@ -11,6 +11,7 @@ pub mod eval;
 pub mod fit;
 pub mod image_file;
 pub mod interrupt;
+pub mod kernel_path;
 pub mod mnist;
 pub mod model_file;
 pub mod parallel;

@@ -5,10 +5,14 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use flashnet_cli::cli::{Cli, Command};
-use flashnet_cli::{commands, interrupt};
+use flashnet_cli::{commands, interrupt, kernel_path};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Err(e) = kernel_path::select() {
+        eprintln!("error: {e:#}");
+        return ExitCode::FAILURE;
+    }
     let result = match &cli.command {
         Command::Train(a) => commands::train::run(a),
         Command::Evaluate(a) => commands::evaluate::run(a),

@@ -44,10 +44,16 @@ impl Mnist {
                     Parts::TrainAndTest => read(data::TRAIN_LABELS)?,
                     Parts::Test => Vec::new(),
                 };
-                Ok((train_labels, read(data::TEST_IMAGES)?, read(data::TEST_LABELS)?))
+                Ok((
+                    train_labels,
+                    read(data::TEST_IMAGES)?,
+                    read(data::TEST_LABELS)?,
+                ))
             })();
             let big = match big {
-                Some(h) => h.join().unwrap_or_else(|_| Err(anyhow::anyhow!("the reader thread panicked"))),
+                Some(h) => h
+                    .join()
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("the reader thread panicked"))),
                 None => Ok(Vec::new()),
             };
             (big, rest)

@@ -2,7 +2,92 @@
 //! target, and simple enough to serve as the oracle for hand-vectorized paths.
 #![forbid(unsafe_code)]
 
+use super::{Kernels, Path};
 use crate::noise;
+
+/// The portable path as a [`Kernels`] value (always available).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Portable;
+
+impl Kernels for Portable {
+    fn path(&self) -> Path {
+        Path::Portable
+    }
+    fn matmul_bias(
+        &self,
+        m: usize,
+        k: usize,
+        n: usize,
+        a: &[f32],
+        b: &[f32],
+        bias: &[f32],
+        c: &mut [f32],
+    ) {
+        matmul_bias(m, k, n, a, b, bias, c)
+    }
+    fn matmul_bias_relu(
+        &self,
+        m: usize,
+        k: usize,
+        n: usize,
+        a: &[f32],
+        b: &[f32],
+        bias: &[f32],
+        c: &mut [f32],
+    ) {
+        matmul_bias_relu(m, k, n, a, b, bias, c)
+    }
+    fn matmul_tn(&self, m: usize, k: usize, n: usize, a: &[f32], b: &[f32], c: &mut [f32]) {
+        matmul_tn(m, k, n, a, b, c)
+    }
+    fn matmul_nt(&self, m: usize, k: usize, n: usize, a: &[f32], b: &[f32], c: &mut [f32]) {
+        matmul_nt(m, k, n, a, b, c)
+    }
+    fn column_sums(&self, m: usize, n: usize, a: &[f32], out: &mut [f32]) {
+        column_sums(m, n, a, out)
+    }
+    fn relu(&self, x: &mut [f32]) {
+        relu(x)
+    }
+    fn relu_backward(&self, y: &[f32], dy: &[f32], dx: &mut [f32]) {
+        relu_backward(y, dy, dx)
+    }
+    fn mul(&self, a: &[f32], b: &[f32], out: &mut [f32]) {
+        mul(a, b, out)
+    }
+    fn dropout_mask(&self, mask: &mut [f32], rate: f32, key: u64, first: u32) {
+        dropout_mask(mask, rate, key, first)
+    }
+    fn softmax(&self, n: usize, x: &[f32], out: &mut [f32]) {
+        softmax(n, x, out)
+    }
+    fn softmax_cross_entropy(
+        &self,
+        n: usize,
+        logits: &[f32],
+        labels: &[u8],
+        grad_scale: f32,
+        grad: &mut [f32],
+    ) -> (f32, u32) {
+        softmax_cross_entropy(n, logits, labels, grad_scale, grad)
+    }
+    fn adam(
+        &self,
+        w: &mut [f32],
+        g: &[f32],
+        m: &mut [f32],
+        v: &mut [f32],
+        alpha: f32,
+        beta1: f32,
+        beta2: f32,
+        eps: f32,
+    ) {
+        adam(w, g, m, v, alpha, beta1, beta2, eps)
+    }
+    fn sgd(&self, w: &mut [f32], g: &[f32], lr: f32) {
+        sgd(w, g, lr)
+    }
+}
 
 /// `C[m×n] = A[m×k]·B[k×n] + bias[n]`, all row-major.
 ///
@@ -25,6 +110,20 @@ pub fn matmul_bias(
             }
         }
     }
+}
+
+/// `C = max(A·B + bias, 0)`: [`matmul_bias`] then [`relu`].
+pub fn matmul_bias_relu(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &[f32],
+    b: &[f32],
+    bias: &[f32],
+    c: &mut [f32],
+) {
+    matmul_bias(m, k, n, a, b, bias, c);
+    relu(&mut c[..m * n]);
 }
 
 /// `C[k×n] = A[m×k]ᵀ·B[m×n]`, all row-major (overwrites `C`).
@@ -88,10 +187,11 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
     s
 }
 
-/// `x = max(x, 0)` in place.
+/// `x = max(x, 0)` in place: `x` if `x > 0`, else `+0.0` (also for `-0.0` and NaN, which is
+/// what `f32::max(x, 0.0)` gives too, spelled out so that every path can match it bit for bit).
 pub fn relu(x: &mut [f32]) {
     for v in x {
-        *v = v.max(0.0);
+        *v = if *v > 0.0 { *v } else { 0.0 };
     }
 }
 

@@ -8,6 +8,7 @@ mod kernels;
 mod metrics;
 mod mnist;
 mod optimizer;
+mod simd;
 mod training;
 mod tutorial;
 mod util;

@@ -99,13 +99,14 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         interrupt: Some(interrupt::flag()),
     };
     eprintln!(
-        "Training on {} samples, validating on {} ({validation_name}); batch {}, {} epochs, seed {}, {} threads",
+        "Training on {} samples, validating on {} ({validation_name}); batch {}, {} epochs, seed {}, {} threads, {} kernels",
         train.len(),
         validation.len(),
         args.batch_size,
         args.epochs,
         args.seed,
-        workers.threads()
+        workers.threads(),
+        flashnet::kernels::active()
     );
 
     let started = Instant::now();

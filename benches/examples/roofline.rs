@@ -1,0 +1,241 @@
+//! Kernel throughput as a fraction of one core's measured FMA peak, robust to a noisy machine.
+//!
+//! ```sh
+//! cargo run --release -p flashnet-benches --example roofline [FILTER]
+//! ```
+//!
+//! Each row times single calls, interleaved round-robin with every other row and with a
+//! reference loop of independent FMAs (the peak), so that all rows see the same machine state.
+//! It prints the median (and best) time per call, GFLOP/s and the ratio to the peak loop's
+//! median (and best). The FLOP count is that of the dense shape, `2·m·k·n`.
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use flashnet::kernels::{self, Kernels};
+use rand_core::{Rng, SeedableRng};
+use rand_pcg::Pcg32;
+
+fn random(len: usize, zero_fraction: f32, rng: &mut Pcg32) -> Vec<f32> {
+    (0..len)
+        .map(|_| {
+            if flashnet::init::uniform01(rng) < zero_fraction {
+                0.0
+            } else {
+                (rng.next_u32() >> 8) as f32 / 16_777_216.0 - 0.5
+            }
+        })
+        .collect()
+}
+
+type Job = Box<dyn FnMut()>;
+
+struct Row {
+    name: String,
+    flops: f64,
+    job: Job,
+    times: Vec<f64>,
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn fma_chains(iters: u64) -> f32 {
+    use std::arch::x86_64::*;
+    let mut x = [_mm256_set1_ps(1.0); 12];
+    let a = _mm256_set1_ps(0.999_999);
+    let b = _mm256_set1_ps(1e-7);
+    for _ in 0..iters {
+        for v in x.iter_mut() {
+            *v = _mm256_fmadd_ps(*v, a, b);
+        }
+    }
+    let mut s = x[0];
+    for v in &x[1..] {
+        s = _mm256_add_ps(s, *v);
+    }
+    _mm256_cvtss_f32(s)
+}
+
+fn rows_push(rows: &mut Vec<Row>, name: &str, flops: f64, job: Job) {
+    rows.push(Row {
+        name: name.into(),
+        flops,
+        job,
+        times: Vec::new(),
+    });
+}
+
+fn main() {
+    let filter = std::env::args().nth(1).unwrap_or_default();
+    let mut rng = Pcg32::seed_from_u64(7);
+    let mut rows: Vec<Row> = Vec::new();
+    #[cfg(target_arch = "x86_64")]
+    {
+        const ITERS: u64 = 2_000;
+        rows.push(Row {
+            name: "peak (12 independent ymm FMA chains)".into(),
+            flops: (ITERS * 12 * 8 * 2) as f64,
+            // SAFETY: every x86-64 CPU this is run on for the report has AVX2 and FMA; checked.
+            job: Box::new(|| {
+                assert!(std::arch::is_x86_feature_detected!("fma"));
+                // SAFETY: AVX2 and FMA checked on the line above.
+                black_box(unsafe { fma_chains(black_box(ITERS)) });
+            }),
+            times: Vec::new(),
+        });
+    }
+    let shapes: [(&str, usize, usize, usize); 5] = [
+        ("forward", 32, 784, 128),
+        ("weight_grad", 32, 784, 128),
+        ("input_grad", 32, 784, 128),
+        ("layer2", 32, 128, 10),
+        ("matvec", 1, 784, 128),
+    ];
+    for (id, m, k, n) in shapes {
+        // `subnormal`: dense data with B scaled into the subnormal range (products and most
+        // partial sums subnormal), to see whether flush-to-zero would matter.
+        for (data, zeros) in [("dense", 0.0f32), ("mnist_like", 0.8), ("subnormal", 0.0)] {
+            if zeros > 0.0 && (id == "input_grad" || id == "layer2") {
+                continue;
+            }
+            if data == "subnormal" && id != "forward" && id != "weight_grad" {
+                continue;
+            }
+            let b_scale = if data == "subnormal" { 1e-38f32 } else { 1.0 };
+            for path in kernels::available() {
+                let name = format!("{id}_{m}x{k}x{n}/{path}/{data}");
+                if !name.contains(&filter) {
+                    continue;
+                }
+                let kern: &'static dyn Kernels = path.kernels().unwrap();
+                let b: Vec<f32> = random(k * n, 0.0, &mut rng)
+                    .into_iter()
+                    .map(|x| x * b_scale)
+                    .collect();
+                let bias = random(n, 0.0, &mut rng);
+                let job: Job = match id {
+                    "weight_grad" => {
+                        let a = random(m * k, zeros, &mut rng);
+                        let dy: Vec<f32> = random(m * n, 0.0, &mut rng)
+                            .into_iter()
+                            .map(|x| x * b_scale)
+                            .collect();
+                        let mut c = vec![0.0; k * n];
+                        Box::new(move || kern.matmul_tn(m, k, n, black_box(&a), &dy, &mut c))
+                    }
+                    "input_grad" => {
+                        let dy = random(m * n, 0.0, &mut rng);
+                        let mut c = vec![0.0; m * k];
+                        Box::new(move || kern.matmul_nt(m, k, n, black_box(&dy), &b, &mut c))
+                    }
+                    _ => {
+                        let a = random(m * k, zeros, &mut rng);
+                        let mut c = vec![0.0; m * n];
+                        Box::new(move || {
+                            kern.matmul_bias(m, k, n, black_box(&a), &b, &bias, &mut c)
+                        })
+                    }
+                };
+                rows.push(Row {
+                    name,
+                    flops: (2 * m * k * n) as f64,
+                    job,
+                    times: Vec::new(),
+                });
+            }
+        }
+    }
+    // The `gemm` crate (single thread, AVX-512 kernels enabled) on the dense forward and
+    // weight-gradient shapes, interleaved like the rest.
+    for (id, tn) in [
+        ("forward_32x784x128/gemm/dense", false),
+        ("weight_grad_32x784x128/gemm/dense", true),
+    ] {
+        if !id.contains(&filter) {
+            continue;
+        }
+        let (m, k, n) = (32usize, 784usize, 128usize);
+        let a = random(m * k, 0.0, &mut rng);
+        let b = random(if tn { m * n } else { k * n }, 0.0, &mut rng);
+        let mut c = vec![0.0f32; if tn { k * n } else { m * n }];
+        // (rows, cols, inner, lhs col/row strides, rhs col/row strides)
+        let (nrows, cols, inner, lhs, rhs) = if tn {
+            (k, n, m, (k as isize, 1isize), (1isize, n as isize))
+        } else {
+            (m, n, k, (1, k as isize), (1, n as isize))
+        };
+        rows_push(
+            &mut rows,
+            id,
+            (2 * m * k * n) as f64,
+            Box::new(move || {
+                // SAFETY: the strides describe `a` (rows×inner), `b` (inner×cols), `c` (rows×cols)
+                // inside the vectors allocated just above; `c` aliases neither.
+                unsafe {
+                    gemm::gemm(
+                        nrows,
+                        cols,
+                        inner,
+                        c.as_mut_ptr(),
+                        1,
+                        cols as isize,
+                        false,
+                        black_box(a.as_ptr()),
+                        lhs.0,
+                        lhs.1,
+                        b.as_ptr(),
+                        rhs.0,
+                        rhs.1,
+                        0.0,
+                        1.0,
+                        false,
+                        false,
+                        false,
+                        gemm::Parallelism::None,
+                    )
+                }
+            }),
+        );
+    }
+    // Warm up, then round-robin: each round calls every row a few times and keeps the mean.
+    for r in rows.iter_mut() {
+        for _ in 0..50 {
+            (r.job)();
+        }
+    }
+    let rounds = 400;
+    for _ in 0..rounds {
+        for r in rows.iter_mut() {
+            let reps = 5;
+            let t = Instant::now();
+            for _ in 0..reps {
+                (r.job)();
+            }
+            r.times.push(t.elapsed().as_secs_f64() / reps as f64);
+        }
+    }
+    let stats = |t: &mut Vec<f64>| {
+        t.sort_by(f64::total_cmp);
+        (t[t.len() / 2], t[0])
+    };
+    let mut peak = None;
+    println!(
+        "{:<44} {:>10} {:>10} {:>8} {:>8} {:>8}",
+        "row", "median", "best", "GFLOP/s", "%peak", "%peak*"
+    );
+    for r in rows.iter_mut() {
+        let (med, best) = stats(&mut r.times);
+        let (gf_med, gf_best) = (r.flops / med / 1e9, r.flops / best / 1e9);
+        let p = *peak.get_or_insert((gf_med, gf_best));
+        println!(
+            "{:<44} {:>8.2}us {:>8.2}us {:>8.1} {:>7.1}% {:>7.1}%",
+            r.name,
+            med * 1e6,
+            best * 1e6,
+            gf_med,
+            100.0 * gf_med / p.0,
+            100.0 * gf_best / p.1
+        );
+    }
+    println!("%peak: median vs the peak loop's median; %peak*: best vs best");
+}
