@@ -121,7 +121,11 @@ impl fmt::Display for IdxError {
                     f,
                     "not an IDX file: bytes 0-1 are {:#04x} {:#04x}, expected 0x00 0x00",
                     found[0], found[1]
-                )
+                )?;
+                if found == [0x1f, 0x8b] {
+                    f.write_str(" (gzip magic: decompress the file, or give it a .gz name)")?;
+                }
+                Ok(())
             }
             IdxError::DType { code } => {
                 write!(f, "unknown IDX element type {code:#04x} at offset 2")
@@ -130,7 +134,10 @@ impl fmt::Display for IdxError {
                 f,
                 "unsupported IDX rank {rank} at offset 3 (1..={MAX_RANK} allowed)"
             ),
-            IdxError::Overflow => write!(f, "IDX dimensions overflow when multiplied"),
+            IdxError::Overflow => write!(
+                f,
+                "IDX dimensions (the sizes from offset 4) overflow when multiplied"
+            ),
             IdxError::Truncated { expected, actual } => {
                 write!(
                     f,
@@ -175,7 +182,9 @@ pub fn parse(bytes: &[u8]) -> Result<Idx<'_>, IdxError> {
     let mut dims = heapless::Vec::new();
     let mut elements: usize = 1;
     for d in bytes[4..header].chunks_exact(4) {
-        let d = u32::from_be_bytes([d[0], d[1], d[2], d[3]]) as usize;
+        // A size that does not fit `usize` (16-bit targets) cannot be in memory either.
+        let d = usize::try_from(u32::from_be_bytes([d[0], d[1], d[2], d[3]]))
+            .map_err(|_| IdxError::Overflow)?;
         elements = elements.checked_mul(d).ok_or(IdxError::Overflow)?;
         // Cannot fail: rank ≤ MAX_RANK was checked above.
         let _ = dims.push(d);

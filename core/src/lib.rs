@@ -46,6 +46,7 @@ pub mod model;
 pub mod noise;
 pub mod optimizer;
 pub mod params;
+pub mod quant;
 pub mod train;
 pub mod tutorial;
 

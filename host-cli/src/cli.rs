@@ -29,6 +29,8 @@ pub enum Command {
     Summary(SummaryArgs),
     /// Download MNIST into the cache (or --dir), verifying SHA-256.
     Download(DownloadArgs),
+    /// Quantize a trained model to int8 (full-integer, TensorFlow Lite style) for microcontrollers.
+    Quantize(QuantizeArgs),
 }
 
 /// Where the MNIST files come from.
@@ -99,9 +101,17 @@ pub struct TrainArgs {
 pub struct EvaluateArgs {
     #[command(flatten)]
     pub data: DataArgs,
-    /// The model file (safetensors, from `flashnet train` or exported from Keras).
+    /// The model file (safetensors, from `flashnet train` or exported from Keras, or an int8
+    /// model from `flashnet quantize`).
     #[arg(long, value_name = "FILE")]
     pub model: PathBuf,
+    /// Evaluate only the first N test images.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub limit: Option<u64>,
+    /// Also report each image's predicted digit (and, for int8 models, a checksum of the int8
+    /// logits, as the firmware prints it).
+    #[arg(long)]
+    pub outputs: bool,
     /// Print one JSON object with the results on stdout.
     #[arg(long)]
     pub json: bool,
@@ -126,6 +136,25 @@ pub struct PredictArgs {
     /// Also write a picture of the image with its logits and probabilities (PNG).
     #[arg(long, value_name = "FILE")]
     pub plot: Option<PathBuf>,
+    /// Print one JSON object with the results on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct QuantizeArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// The f32 model to quantize (safetensors).
+    #[arg(long, value_name = "FILE")]
+    pub model: PathBuf,
+    /// Where to write the int8 model (safetensors).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Number of training images that calibrate the activation ranges (evenly spaced).
+    #[arg(long, value_name = "N", default_value_t = crate::quantize::DEFAULT_CALIBRATION as u64,
+          value_parser = clap::value_parser!(u64).range(1..=60_000))]
+    pub calibration: u64,
     /// Print one JSON object with the results on stdout.
     #[arg(long)]
     pub json: bool,

@@ -4,16 +4,19 @@
 
 use std::path::Path;
 
-use anyhow::{Context, Result, bail};
-use image::{DynamicImage, ImageFormat, ImageReader, Limits};
+use anyhow::{Context, Result, anyhow, bail};
+use image::{ColorType, DynamicImage, ImageDecoder, ImageError, ImageFormat, ImageReader, Limits};
 
 /// What `predict` accepts, for error messages and `--help`.
 pub const ACCEPTED: &str = "28x28 8-bit grayscale PNG or PGM (P2/P5), white digit on black (use --invert for black on white)";
 
+/// Largest image file read: a 28×28 PNG is under 1 kB, so anything this big is not a digit.
+pub const MAX_FILE_BYTES: u64 = 16 << 20;
+
 /// Reads one digit image.
 pub fn load(path: &Path, invert: bool) -> Result<[u8; 784]> {
-    let bytes =
-        std::fs::read(path).with_context(|| format!("cannot read image {}", path.display()))?;
+    let bytes = crate::model_file::read_capped(path, MAX_FILE_BYTES)
+        .with_context(|| format!("cannot read image {}", path.display()))?;
     decode(&bytes, invert).with_context(|| format!("image {}", path.display()))
 }
 
@@ -30,25 +33,31 @@ pub fn decode(bytes: &[u8], invert: bool) -> Result<[u8; 784]> {
         Some(other) => bail!("{other:?} images are not accepted; expected {ACCEPTED}"),
         None => bail!("not a PNG or PGM file; expected {ACCEPTED}"),
     }
-    // A digit is tiny: refuse to allocate for anything big, whatever the header claims.
+    // A digit is tiny: the size and colour type are checked from the header, before any pixel
+    // buffer is allocated, and the decoder's own buffers are capped too.
     let mut limits = Limits::default();
-    limits.max_image_width = Some(4096);
-    limits.max_image_height = Some(4096);
-    limits.max_alloc = Some(16 << 20);
+    limits.max_alloc = Some(1 << 20);
     reader.limits(limits);
-    let img = reader
-        .decode()
-        .map_err(|e| anyhow::anyhow!("cannot decode: {e}"))?;
-    let (w, h) = (img.width(), img.height());
-    let DynamicImage::ImageLuma8(gray) = img else {
-        bail!(
-            "the image is {:?} ({w}x{h}); expected {ACCEPTED}",
-            img.color()
-        );
-    };
+    let decoder = reader.into_decoder().map_err(|e| match e {
+        ImageError::Limits(_) => {
+            anyhow!("the header describes an image too large to decode; expected {ACCEPTED}")
+        }
+        e => anyhow!("cannot read the image header: {e}"),
+    })?;
+    let ((w, h), color) = (decoder.dimensions(), decoder.color_type());
+    if color != ColorType::L8 {
+        bail!("the image is {color:?} ({w}x{h}); expected {ACCEPTED}");
+    }
     if (w, h) != (28, 28) {
         bail!("the image is {w}x{h}; expected {ACCEPTED}");
     }
+    let img = DynamicImage::from_decoder(decoder).map_err(|e| anyhow!("cannot decode: {e}"))?;
+    let DynamicImage::ImageLuma8(gray) = img else {
+        bail!(
+            "the image decodes as {:?}; expected {ACCEPTED}",
+            img.color()
+        );
+    };
     let mut out = [0u8; 784];
     for (o, &p) in out.iter_mut().zip(gray.as_raw()) {
         *o = if invert { 255 - p } else { p };

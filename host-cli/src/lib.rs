@@ -17,4 +17,6 @@ pub mod model_file;
 pub mod parallel;
 pub mod plots;
 pub mod progress;
+pub mod quant_file;
+pub mod quantize;
 pub mod report;

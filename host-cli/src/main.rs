@@ -19,6 +19,7 @@ fn main() -> ExitCode {
         Command::Predict(a) => commands::predict::run(a),
         Command::Summary(a) => commands::summary::run(a),
         Command::Download(a) => commands::download::run(a),
+        Command::Quantize(a) => commands::quantize::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -200,3 +200,57 @@ fn rejects_trailing_bytes() {
     let msg = e.to_string();
     assert!(msg.contains('4') && msg.contains('5'), "{msg}");
 }
+
+#[test]
+fn gzip_bytes_get_a_hint() {
+    // A compressed file under a plain name: say so, not just "wrong magic".
+    let e = err(&[0x1f, 0x8b, 0x08, 0x00, 0, 0, 0, 0]);
+    assert_eq!(
+        e,
+        IdxError::Magic {
+            found: [0x1f, 0x8b]
+        }
+    );
+    assert!(e.to_string().contains("gzip"), "{e}");
+    assert!(!err(&[1, 2, 8, 1]).to_string().contains("gzip"));
+}
+
+#[test]
+fn a_20_byte_file_claiming_4_gb_is_refused_from_its_length() {
+    // The core has no allocator: the claim can only be compared with the real length.
+    let f = idx_file(0x08, &[u32::MAX], &[0; 12]);
+    assert_eq!(f.len(), 20);
+    assert_eq!(
+        err(&f),
+        IdxError::Truncated {
+            expected: u32::MAX as usize,
+            actual: 12
+        }
+    );
+}
+
+#[test]
+fn every_message_is_one_line() {
+    let errors = [
+        IdxError::Header { needed: 16, len: 3 },
+        IdxError::Magic { found: [1, 2] },
+        IdxError::Magic {
+            found: [0x1f, 0x8b],
+        },
+        IdxError::DType { code: 0xff },
+        IdxError::Rank { rank: 9 },
+        IdxError::Overflow,
+        IdxError::Truncated {
+            expected: usize::MAX,
+            actual: 0,
+        },
+        IdxError::Trailing {
+            expected: 0,
+            actual: usize::MAX,
+        },
+    ];
+    for e in errors {
+        let msg = e.to_string();
+        assert!(!msg.is_empty() && !msg.contains('\n'), "{msg:?}");
+    }
+}

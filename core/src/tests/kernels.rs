@@ -15,7 +15,8 @@ use crate::kernels::{
 
 fn config() -> Config {
     Config {
-        cases: 40,
+        // Miri interprets every nalgebra operation: a couple of cases are what it can afford.
+        cases: if cfg!(miri) { 2 } else { 40 },
         failure_persistence: None,
         ..Config::default()
     }
@@ -303,17 +304,24 @@ fn dropout_mask_rate_zero_keeps_everything() {
 
 #[test]
 fn dropout_mask_rate_half_drops_half_and_doubles_the_rest() {
-    let mut mask = std::vec![0.5f32; 100_000];
+    // Under Miri (which looks for undefined behaviour, not bias) a tenth of the elements, the
+    // tolerance widened alike (6σ either way).
+    let (n, tolerance) = if cfg!(miri) {
+        (10_000, 0.03)
+    } else {
+        (100_000, 0.01)
+    };
+    let mut mask = std::vec![0.5f32; n];
     dropout_mask(&mut mask, 0.5, 2, 0);
     let dropped = mask.iter().filter(|&&m| m == 0.0).count();
     assert!(mask.iter().all(|&m| m == 0.0 || m == 2.0));
     let fraction = dropped as f64 / mask.len() as f64;
-    assert!((fraction - 0.5).abs() < 0.01, "{fraction}");
+    assert!((fraction - 0.5).abs() < tolerance, "{fraction}");
 
-    let mut mask = std::vec![0.5f32; 100_000];
+    let mut mask = std::vec![0.5f32; n];
     dropout_mask(&mut mask, 0.2, 3, 0);
-    let fraction = mask.iter().filter(|&&m| m == 0.0).count() as f64 / 1e5;
-    assert!((fraction - 0.2).abs() < 0.01, "{fraction}");
+    let fraction = mask.iter().filter(|&&m| m == 0.0).count() as f64 / n as f64;
+    assert!((fraction - 0.2).abs() < tolerance, "{fraction}");
     assert!(mask.iter().all(|&m| m == 0.0 || m == 1.0 / 0.8));
 }
 

@@ -3,6 +3,7 @@
 pub mod download;
 pub mod evaluate;
 pub mod predict;
+pub mod quantize;
 pub mod summary;
 pub mod train;
 

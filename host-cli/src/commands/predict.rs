@@ -7,7 +7,69 @@ use serde_json::json;
 
 use crate::cli::PredictArgs;
 use crate::mnist::{Mnist, Parts};
-use crate::{image_file, model_file, plots, report};
+use crate::{image_file, model_file, plots, quant_file, report};
+
+/// Logits, probabilities, and the int8 logits of an int8 model.
+type Outputs = ([f32; 10], [f32; 10], Option<[i8; 10]>);
+
+/// The model behind `--model`: f32, or int8 run with integers only (its logits dequantized
+/// for display, probabilities computed from those).
+enum Runner {
+    F32 {
+        params: Box<tutorial::Params>,
+        ws: Box<InferenceWorkspace<1>>,
+    },
+    Int8 {
+        model: Box<quant_file::QuantizedModel>,
+        core: Box<flashnet::quant::tutorial::Model>,
+        scratch: Box<flashnet::quant::tutorial::Scratch>,
+    },
+}
+
+impl Runner {
+    fn load(path: &std::path::Path) -> Result<Self> {
+        let (bytes, quantized) = quant_file::sniff(path)?;
+        if quantized {
+            let model = quant_file::parse(&bytes)
+                .with_context(|| format!("int8 model file {}", path.display()))?;
+            let core = model.to_core()?;
+            return Ok(Runner::Int8 {
+                model: Box::new(model),
+                core,
+                scratch: bytemuck::zeroed_box(),
+            });
+        }
+        let loaded =
+            model_file::parse(&bytes).with_context(|| format!("model file {}", path.display()))?;
+        Ok(Runner::F32 {
+            params: loaded.params,
+            ws: bytemuck::zeroed_box(),
+        })
+    }
+
+    /// Logits, probabilities, and the int8 logits of an int8 model.
+    fn run(&mut self, pixels: &[u8; 784]) -> Result<Outputs> {
+        match self {
+            Runner::F32 { params, ws } => {
+                let model = tutorial::model(tutorial::DROPOUT);
+                to_input(pixels, &mut ws.input[0]);
+                let probs = model.predict(params, ws, 1)?[0];
+                Ok((ws.logits[0], probs, None))
+            }
+            Runner::Int8 {
+                model,
+                core,
+                scratch,
+            } => {
+                let q = core.predict(pixels, scratch);
+                let logits = model.dequantize_logits(&q);
+                let mut probs = [0f32; 10];
+                flashnet::kernels::softmax(10, &logits, &mut probs);
+                Ok((logits, probs, Some(q)))
+            }
+        }
+    }
+}
 
 struct Sample {
     name: String,
@@ -16,15 +78,11 @@ struct Sample {
 }
 
 pub fn run(args: &PredictArgs) -> Result<()> {
-    let loaded = model_file::load(&args.model)?;
+    let mut runner = Runner::load(&args.model)?;
     let samples = samples(args)?;
-    let model = tutorial::model(tutorial::DROPOUT);
-    let mut ws: Box<InferenceWorkspace<1>> = bytemuck::zeroed_box();
     let mut results = Vec::new();
     for s in &samples {
-        to_input(&s.pixels, &mut ws.input[0]);
-        let probs = model.predict(&loaded.params, &mut ws, 1)?[0];
-        let logits = ws.logits[0];
+        let (logits, probs, int8_logits) = runner.run(&s.pixels)?;
         let digit = flashnet::top_k::<10, 1>(&probs)[0].0;
         let text = format!(
             "{}\n{}predicted: {digit} (p = {:.4}){}\n{}",
@@ -48,10 +106,14 @@ pub fn run(args: &PredictArgs) -> Result<()> {
             plots::prediction(&path, &s.pixels, &logits, &probs, s.label)?;
             eprintln!("Plot: {}", path.display());
         }
-        results.push(json!({
+        let mut r = json!({
             "input": s.name, "label": s.label, "prediction": digit,
             "probabilities": probs, "logits": logits,
-        }));
+        });
+        if let (Some(q), Some(o)) = (int8_logits, r.as_object_mut()) {
+            o.insert("int8_logits".into(), json!(q));
+        }
+        results.push(r);
     }
     if args.json {
         super::print_json(&json!({"model": args.model, "predictions": results}));

@@ -1,0 +1,675 @@
+//! The int8 model file: safetensors again, with the integer tensors of a TensorFlow Lite style
+//! full-integer model and `quantization = int8` in the metadata.
+//!
+//! | tensor | dtype | shape | meaning |
+//! |---|---|---|---|
+//! | `input/scale`, `input/zero_point` | F32, I32 | `[1]` | `1/255`, `−128`: `q = p − 128` |
+//! | `dense/kernel` | I8 | `[784, 128]` | weights, Keras layout, symmetric per output channel |
+//! | `dense/kernel_scale` | F32 | `[128]` | their scales |
+//! | `dense/bias` | I32 | `[128]` | bias in units of `s_in·s_w[o]` |
+//! | `dense/multiplier`, `dense/shift` | I32 | `[128]` | requantization `s_in·s_w[o]/s_out` |
+//! | `dense/output_scale`, `dense/output_zero_point` | F32, I32 | `[1]` | hidden activations (after the fused ReLU) |
+//! | `dense_1/…` | | `[128, 10]`, `[10]` | the same for the logits layer |
+//!
+//! The integers are what runs (on the host here, or baked into `firmware/`); the float scales
+//! serve to dequantize the logits for display and to document the model.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use anyhow::{Context, Result, bail, ensure};
+use flashnet::quant::tutorial::{self as qt, Model};
+use flashnet::quant::{QDense, QDenseParts};
+use safetensors::tensor::{Dtype, SafeTensors, TensorView};
+
+use crate::atomic;
+use crate::model_file::{ARCHITECTURE_KEY, FORMAT_KEY, architecture};
+
+/// Metadata key saying how a file is quantized.
+pub const QUANTIZATION_KEY: &str = "quantization";
+/// Its value for the files of this module.
+pub const INT8: &str = "int8";
+/// Metadata key with the quantization settings and calibration facts (JSON).
+pub const DETAILS_KEY: &str = "quantization_details";
+
+/// Input quantization: scale `1/255` (as `f32`), zero point −128.
+pub const INPUT_SCALE: f32 = 1.0 / 255.0;
+
+/// Scale and zero point of an int8 tensor: `real = scale · (q − zero_point)`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Affine {
+    pub scale: f32,
+    pub zero_point: i32,
+}
+
+impl Affine {
+    /// `scale · (q − zero_point)`.
+    pub fn dequantize(&self, q: i8) -> f32 {
+        (f64::from(self.scale) * f64::from(i32::from(q) - self.zero_point)) as f32
+    }
+}
+
+/// One int8 dense layer in natural layout.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QLayer {
+    pub inputs: usize,
+    pub outputs: usize,
+    /// `kernel[i·outputs + o]`, Keras layout `[in, out]`.
+    pub kernel: Vec<i8>,
+    pub kernel_scale: Vec<f32>,
+    pub bias: Vec<i32>,
+    pub multiplier: Vec<i32>,
+    pub shift: Vec<i32>,
+    /// Quantization of this layer's output.
+    pub output: Affine,
+}
+
+/// The int8 tutorial model as stored in a file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QuantizedModel {
+    pub input: Affine,
+    /// `Dense(128)` with its ReLU fused.
+    pub dense: QLayer,
+    /// `Dense(10)`, the logits.
+    pub dense_1: QLayer,
+    /// The file's metadata (when loaded from a file).
+    pub metadata: HashMap<String, String>,
+}
+
+impl QuantizedModel {
+    /// The core's integer model (packed weights), checked.
+    pub fn to_core(&self) -> Result<Box<Model>> {
+        let mut m: Box<Model> = bytemuck::zeroed_box();
+        load_layer(&mut m.hidden, &self.dense, self.input.zero_point, true)
+            .context("layer `dense`")?;
+        load_layer(
+            &mut m.output,
+            &self.dense_1,
+            self.dense.output.zero_point,
+            false,
+        )
+        .context("layer `dense_1`")?;
+        m.check()?;
+        Ok(m)
+    }
+
+    /// The logits as real numbers.
+    pub fn dequantize_logits(&self, q: &[i8; 10]) -> [f32; 10] {
+        q.map(|v| self.dense_1.output.dequantize(v))
+    }
+}
+
+fn load_layer<const IN: usize, const OUT: usize, const G: usize, const B: usize>(
+    dst: &mut QDense<IN, OUT, G, B>,
+    l: &QLayer,
+    input_zero_point: i32,
+    relu: bool,
+) -> Result<()> {
+    ensure!(
+        l.inputs == IN && l.outputs == OUT,
+        "shape {}x{}, expected {IN}x{OUT}",
+        l.inputs,
+        l.outputs
+    );
+    let (rows, _) = l.kernel.as_chunks::<OUT>();
+    let weights: &[[i8; OUT]; IN] = rows.try_into().context("internal error: kernel length")?;
+    let arr = |v: &[i32], what: &str| -> Result<[i32; OUT]> {
+        v.try_into()
+            .with_context(|| format!("internal error: {what} length"))
+    };
+    let (bias, multiplier, shift) = (
+        arr(&l.bias, "bias")?,
+        arr(&l.multiplier, "multiplier")?,
+        arr(&l.shift, "shift")?,
+    );
+    dst.load(&QDenseParts {
+        weights,
+        bias: &bias,
+        multiplier: &multiplier,
+        shift: &shift,
+        input_zero_point,
+        output_zero_point: l.output.zero_point,
+        relu,
+    })?;
+    Ok(())
+}
+
+/// Whether `bytes` look like an int8 model: the metadata says so, or `dense/kernel` is int8.
+/// Anything unreadable is "no" (the f32 loader then reports the problem).
+pub fn is_quantized(bytes: &[u8]) -> bool {
+    let Ok((_, header)) = SafeTensors::read_metadata(bytes) else {
+        return false;
+    };
+    if let Some(meta) = header.metadata()
+        && let Some(q) = meta.get(QUANTIZATION_KEY)
+    {
+        return !q.is_empty();
+    }
+    header
+        .tensors()
+        .get("dense/kernel")
+        .is_some_and(|t| t.dtype == Dtype::I8)
+}
+
+/// Largest model file read (as for f32 models): a wrong path (a dataset, a device) fails fast
+/// instead of filling memory.
+pub const MAX_FILE_BYTES: u64 = 64 << 20;
+
+/// The bytes of a model file, refusing one longer than [`MAX_FILE_BYTES`] after reading at
+/// most one byte more.
+fn read(path: &Path) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let read = || -> Result<Vec<u8>> {
+        let mut bytes = Vec::new();
+        std::fs::File::open(path)?
+            .take(MAX_FILE_BYTES + 1)
+            .read_to_end(&mut bytes)?;
+        ensure!(
+            bytes.len() as u64 <= MAX_FILE_BYTES,
+            "the file is larger than the {MAX_FILE_BYTES}-byte limit"
+        );
+        Ok(bytes)
+    };
+    read().with_context(|| format!("cannot read model file {}", path.display()))
+}
+
+/// Reads `path` and tells whether it is an int8 model; returns the bytes either way.
+pub fn sniff(path: &Path) -> Result<(Vec<u8>, bool)> {
+    let bytes = read(path)?;
+    let q = is_quantized(&bytes);
+    Ok((bytes, q))
+}
+
+/// Reads and checks an int8 model file.
+pub fn load(path: &Path) -> Result<QuantizedModel> {
+    let bytes = read(path)?;
+    parse(&bytes).with_context(|| format!("int8 model file {}", path.display()))
+}
+
+/// The expected tensors: name, dtype, shape.
+fn specs() -> Vec<(String, Dtype, Vec<usize>)> {
+    let mut v = vec![
+        ("input/scale".to_string(), Dtype::F32, vec![1]),
+        ("input/zero_point".to_string(), Dtype::I32, vec![1]),
+    ];
+    for (name, i, o) in [("dense", 784, 128), ("dense_1", 128, 10)] {
+        v.push((format!("{name}/kernel"), Dtype::I8, vec![i, o]));
+        v.push((format!("{name}/kernel_scale"), Dtype::F32, vec![o]));
+        v.push((format!("{name}/bias"), Dtype::I32, vec![o]));
+        v.push((format!("{name}/multiplier"), Dtype::I32, vec![o]));
+        v.push((format!("{name}/shift"), Dtype::I32, vec![o]));
+        v.push((format!("{name}/output_scale"), Dtype::F32, vec![1]));
+        v.push((format!("{name}/output_zero_point"), Dtype::I32, vec![1]));
+    }
+    v
+}
+
+/// [`load`] on bytes in memory: every tensor present with its dtype and shape and no others,
+/// scales finite and positive, zero points in range, input quantization `q = p − 128`, and the
+/// integer parameters accepted by the core (multipliers, shifts, bias range, layer chain).
+pub fn parse(bytes: &[u8]) -> Result<QuantizedModel> {
+    let st = SafeTensors::deserialize(bytes)
+        .map_err(|e| anyhow::anyhow!("not a valid safetensors file: {e}"))?;
+    let (_, header) = SafeTensors::read_metadata(bytes)
+        .map_err(|e| anyhow::anyhow!("not a valid safetensors file: {e}"))?;
+    let metadata = header.metadata().clone().unwrap_or_default();
+    if let Some(q) = metadata.get(QUANTIZATION_KEY) {
+        ensure!(
+            q == INT8,
+            "quantization `{q}` is not supported (this build runs `{INT8}`)"
+        );
+    }
+    if let Some(arch) = metadata.get(ARCHITECTURE_KEY) {
+        let ours = architecture(&flashnet::tutorial::model(flashnet::tutorial::DROPOUT));
+        ensure!(
+            *arch == ours,
+            "architecture `{arch}` cannot be loaded by this build, which runs `{ours}`"
+        );
+    }
+    let specs = specs();
+    for name in st.names() {
+        ensure!(
+            specs.iter().any(|(n, _, _)| n == name),
+            "unexpected tensor `{name}` in an int8 model (expected exactly: {})",
+            specs
+                .iter()
+                .map(|(n, _, _)| n.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    let get = |name: &str| -> Result<TensorView<'_>> {
+        let (_, dtype, shape) = specs
+            .iter()
+            .find(|(n, _, _)| n == name)
+            .with_context(|| format!("internal error: no spec for {name}"))?;
+        let Ok(t) = st.tensor(name) else {
+            bail!("tensor `{name}` {shape:?} is missing");
+        };
+        ensure!(
+            t.dtype() == *dtype,
+            "tensor `{name}` has dtype {:?}, expected {dtype:?}",
+            t.dtype()
+        );
+        ensure!(
+            t.shape() == shape.as_slice(),
+            "tensor `{name}` has shape {:?}, expected {shape:?}",
+            t.shape()
+        );
+        let n: usize = shape.iter().product();
+        ensure!(
+            t.data().len() == n * (dtype.bitsize() / 8),
+            "tensor `{name}` holds {} bytes, expected {}",
+            t.data().len(),
+            n * (dtype.bitsize() / 8)
+        );
+        Ok(t)
+    };
+    let f32s = |name: &str| -> Result<Vec<f32>> {
+        let t = get(name)?;
+        let v: Vec<f32> = t
+            .data()
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
+        if let Some((i, x)) = v
+            .iter()
+            .enumerate()
+            .find(|(_, x)| !(x.is_finite() && **x > 0.0))
+        {
+            bail!("tensor `{name}` holds {x} at index {i}: scales must be finite and positive");
+        }
+        Ok(v)
+    };
+    let i32s = |name: &str| -> Result<Vec<i32>> {
+        Ok(get(name)?
+            .data()
+            .chunks_exact(4)
+            .map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect())
+    };
+    let affine = |prefix: &str| -> Result<Affine> {
+        let scale = f32s(&format!("{prefix}/{}", scale_name(prefix)))?[0];
+        let zp_name = format!("{prefix}/{}", zero_point_name(prefix));
+        let zero_point = i32s(&zp_name)?[0];
+        ensure!(
+            (-128..=127).contains(&zero_point),
+            "tensor `{zp_name}` is {zero_point}: an int8 zero point must be in -128..=127"
+        );
+        Ok(Affine { scale, zero_point })
+    };
+    let input = affine("input")?;
+    ensure!(
+        input.scale == INPUT_SCALE && input.zero_point == qt::INPUT_ZERO_POINT,
+        "input quantization is scale {} zero point {}; the integer input path needs scale 1/255 \
+         and zero point -128 (q = p - 128)",
+        input.scale,
+        input.zero_point
+    );
+    let layer = |name: &str, inputs: usize, outputs: usize| -> Result<QLayer> {
+        let kernel: Vec<i8> = get(&format!("{name}/kernel"))?
+            .data()
+            .iter()
+            .map(|&b| b as i8)
+            .collect();
+        Ok(QLayer {
+            inputs,
+            outputs,
+            kernel,
+            kernel_scale: f32s(&format!("{name}/kernel_scale"))?,
+            bias: i32s(&format!("{name}/bias"))?,
+            multiplier: i32s(&format!("{name}/multiplier"))?,
+            shift: i32s(&format!("{name}/shift"))?,
+            output: affine(name)?,
+        })
+    };
+    let model = QuantizedModel {
+        input,
+        dense: layer("dense", 784, 128)?,
+        dense_1: layer("dense_1", 128, 10)?,
+        metadata,
+    };
+    // The core's own checks (multipliers, shifts, bias range, chain of zero points).
+    model.to_core()?;
+    Ok(model)
+}
+
+fn scale_name(prefix: &str) -> &'static str {
+    if prefix == "input" {
+        "scale"
+    } else {
+        "output_scale"
+    }
+}
+
+fn zero_point_name(prefix: &str) -> &'static str {
+    if prefix == "input" {
+        "zero_point"
+    } else {
+        "output_zero_point"
+    }
+}
+
+/// Writes `model` atomically, with `details` (a JSON object) in the metadata.
+pub fn save(path: &Path, model: &QuantizedModel, details: &serde_json::Value) -> Result<()> {
+    let le = |v: &[f32]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
+    let le_i = |v: &[i32]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
+    let mut data: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = vec![
+        (
+            "input/scale".into(),
+            Dtype::F32,
+            vec![1],
+            le(&[model.input.scale]),
+        ),
+        (
+            "input/zero_point".into(),
+            Dtype::I32,
+            vec![1],
+            le_i(&[model.input.zero_point]),
+        ),
+    ];
+    for (name, l) in [("dense", &model.dense), ("dense_1", &model.dense_1)] {
+        let o = l.outputs;
+        data.push((
+            format!("{name}/kernel"),
+            Dtype::I8,
+            vec![l.inputs, o],
+            l.kernel.iter().map(|&v| v as u8).collect(),
+        ));
+        data.push((
+            format!("{name}/kernel_scale"),
+            Dtype::F32,
+            vec![o],
+            le(&l.kernel_scale),
+        ));
+        data.push((format!("{name}/bias"), Dtype::I32, vec![o], le_i(&l.bias)));
+        data.push((
+            format!("{name}/multiplier"),
+            Dtype::I32,
+            vec![o],
+            le_i(&l.multiplier),
+        ));
+        data.push((format!("{name}/shift"), Dtype::I32, vec![o], le_i(&l.shift)));
+        data.push((
+            format!("{name}/output_scale"),
+            Dtype::F32,
+            vec![1],
+            le(&[l.output.scale]),
+        ));
+        data.push((
+            format!("{name}/output_zero_point"),
+            Dtype::I32,
+            vec![1],
+            le_i(&[l.output.zero_point]),
+        ));
+    }
+    let mut views = BTreeMap::new();
+    for (name, dtype, shape, bytes) in &data {
+        views.insert(name.clone(), TensorView::new(*dtype, shape.clone(), bytes)?);
+    }
+    let mut meta = HashMap::new();
+    meta.insert(FORMAT_KEY.to_string(), "flashnet".to_string());
+    meta.insert(
+        "flashnet_version".to_string(),
+        env!("CARGO_PKG_VERSION").to_string(),
+    );
+    meta.insert(
+        ARCHITECTURE_KEY.to_string(),
+        architecture(&flashnet::tutorial::model(flashnet::tutorial::DROPOUT)),
+    );
+    meta.insert(QUANTIZATION_KEY.to_string(), INT8.to_string());
+    meta.insert(DETAILS_KEY.to_string(), details.to_string());
+    let file = safetensors::serialize(views, Some(meta))
+        .context("cannot encode the int8 model as safetensors")?;
+    atomic::write(path, &canonical_header(file)?)
+}
+
+/// Sorts the JSON header's keys so that the same model gives the same bytes (the crate writes
+/// metadata from a `HashMap`).
+fn canonical_header(mut file: Vec<u8>) -> Result<Vec<u8>> {
+    let n = u64::from_le_bytes(file[..8].try_into()?) as usize;
+    let header: serde_json::Value = serde_json::from_slice(&file[8..8 + n])?;
+    let mut sorted = serde_json::to_vec(&header)?;
+    ensure!(sorted.len() <= n, "internal error: canonical header grew");
+    sorted.resize(n, b' ');
+    file[8..8 + n].copy_from_slice(&sorted);
+    Ok(file)
+}
+
+/// Runs the integer model on every image: int8 logits, in order.
+pub fn predict_all(model: &Model, images: &[[u8; 784]]) -> Vec<[i8; 10]> {
+    let mut scratch: Box<qt::Scratch> = bytemuck::zeroed_box();
+    images
+        .iter()
+        .map(|img| model.predict(img, &mut scratch))
+        .collect()
+}
+
+/// FNV-1a (32-bit) of the int8 logits, image after image: the firmware prints the same.
+pub fn checksum(logits: &[[i8; 10]]) -> u32 {
+    let mut h: u32 = 0x811c_9dc5;
+    for l in logits {
+        for &v in l {
+            h ^= u32::from(v as u8);
+            h = h.wrapping_mul(0x0100_0193);
+        }
+    }
+    h
+}
+
+/// Int8 inference over a dataset: metrics (loss from the dequantized logits, accuracy and
+/// confusion matrix from the int8 arg-max) and every image's int8 logits.
+pub fn evaluate(
+    model: &QuantizedModel,
+    core: &Model,
+    set: &flashnet::mnist::Dataset<'_>,
+) -> (flashnet::Metrics<10>, Vec<[i8; 10]>) {
+    let logits = predict_all(core, set.images.as_slice());
+    let mut metrics = flashnet::Metrics::default();
+    let mut grad = [0f32; 10];
+    for (q, &label) in logits.iter().zip(set.labels.as_slice()) {
+        let z = model.dequantize_logits(q);
+        let (loss, correct) =
+            flashnet::kernels::softmax_cross_entropy(10, &z, &[label], 1.0, &mut grad);
+        metrics.add(loss, correct, 1);
+        metrics.confusion.record(&[z], &[label]);
+    }
+    (metrics, logits)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A valid int8 model file with simple parameters.
+    fn valid() -> (QuantizedModel, Vec<u8>) {
+        let layer = |inputs: usize, outputs: usize, zp: i32| QLayer {
+            inputs,
+            outputs,
+            kernel: (0..inputs * outputs).map(|i| (i % 255) as i8).collect(),
+            kernel_scale: vec![0.01; outputs],
+            bias: (0..outputs as i32).collect(),
+            multiplier: vec![1 << 30; outputs],
+            shift: vec![-8; outputs],
+            output: Affine {
+                scale: 0.1,
+                zero_point: zp,
+            },
+        };
+        let m = QuantizedModel {
+            input: Affine {
+                scale: INPUT_SCALE,
+                zero_point: -128,
+            },
+            dense: layer(784, 128, -128),
+            dense_1: layer(128, 10, 5),
+            metadata: HashMap::new(),
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("q.safetensors");
+        save(&p, &m, &serde_json::json!({})).unwrap();
+        (m, std::fs::read(&p).unwrap())
+    }
+
+    /// The file with tensor `name`'s data replaced by `f(data)` (same length).
+    fn patched(bytes: &[u8], name: &str, f: impl Fn(&mut [u8])) -> Vec<u8> {
+        let st = SafeTensors::deserialize(bytes).unwrap();
+        let start = st.tensor(name).unwrap().data().as_ptr() as usize - bytes.as_ptr() as usize;
+        let len = st.tensor(name).unwrap().data().len();
+        let mut out = bytes.to_vec();
+        f(&mut out[start..start + len]);
+        out
+    }
+
+    fn error(bytes: &[u8]) -> String {
+        format!("{:#}", parse(bytes).expect_err("must be refused"))
+    }
+
+    #[test]
+    fn round_trip() {
+        let (m, bytes) = valid();
+        let mut back = parse(&bytes).unwrap();
+        back.metadata.clear();
+        assert_eq!(back, m);
+        let core = back.to_core().unwrap();
+        assert_eq!(core.hidden.weight(3, 5), m.dense.kernel[3 * 128 + 5]);
+    }
+
+    #[test]
+    fn broken_files_are_clear_errors() {
+        let (_, bytes) = valid();
+        let cases: Vec<(Vec<u8>, &str)> = vec![
+            (
+                bytes[..bytes.len() / 2].to_vec(),
+                "not a valid safetensors file",
+            ),
+            (b"garbage".to_vec(), "not a valid safetensors file"),
+            (
+                patched(&bytes, "dense/output_zero_point", |d| {
+                    d.copy_from_slice(&300i32.to_le_bytes())
+                }),
+                "zero point must be in -128..=127",
+            ),
+            (
+                patched(&bytes, "dense_1/multiplier", |d| {
+                    d[..4].copy_from_slice(&7i32.to_le_bytes())
+                }),
+                "multiplier 7 of channel 0",
+            ),
+            (
+                patched(&bytes, "dense/shift", |d| {
+                    d[8..12].copy_from_slice(&99i32.to_le_bytes())
+                }),
+                "shift 99 of channel 2",
+            ),
+            (
+                patched(&bytes, "dense/bias", |d| {
+                    d[..4].copy_from_slice(&i32::MAX.to_le_bytes())
+                }),
+                "the accumulator could overflow",
+            ),
+            (
+                patched(&bytes, "dense/kernel_scale", |d| {
+                    d[..4].copy_from_slice(&f32::NAN.to_le_bytes())
+                }),
+                "scales must be finite and positive",
+            ),
+            (
+                patched(&bytes, "input/zero_point", |d| {
+                    d.copy_from_slice(&0i32.to_le_bytes())
+                }),
+                "zero point -128",
+            ),
+            (
+                patched(&bytes, "dense_1/output_scale", |d| {
+                    d.copy_from_slice(&0f32.to_le_bytes())
+                }),
+                "finite and positive",
+            ),
+        ];
+        for (b, want) in cases {
+            let msg = error(&b);
+            assert!(msg.contains(want), "expected `{want}` in: {msg}");
+            assert!(!msg.contains('\n'), "{msg}");
+        }
+    }
+
+    /// Name, dtype, shape and bytes of a tensor.
+    type Raw = (String, Dtype, Vec<usize>, Vec<u8>);
+
+    #[test]
+    fn missing_extra_and_mistyped_tensors_are_named() {
+        let (m, _) = valid();
+        let rewrite = |edit: &dyn Fn(&mut Vec<Raw>)| {
+            let st_bytes = {
+                let dir = tempfile::tempdir().unwrap();
+                let p = dir.path().join("q.safetensors");
+                save(&p, &m, &serde_json::json!({})).unwrap();
+                std::fs::read(p).unwrap()
+            };
+            let st = SafeTensors::deserialize(&st_bytes).unwrap();
+            let mut tensors: Vec<Raw> = st
+                .tensors()
+                .into_iter()
+                .map(|(n, t)| (n, t.dtype(), t.shape().to_vec(), t.data().to_vec()))
+                .collect();
+            edit(&mut tensors);
+            let views: BTreeMap<String, TensorView<'_>> = tensors
+                .iter()
+                .map(|(n, d, s, b)| (n.clone(), TensorView::new(*d, s.clone(), b).unwrap()))
+                .collect();
+            let meta: HashMap<String, String> =
+                [("quantization".to_string(), "int8".to_string())].into();
+            safetensors::serialize(views, Some(meta)).unwrap()
+        };
+        let no_bias = rewrite(&|t| t.retain(|(n, ..)| n != "dense_1/bias"));
+        assert!(error(&no_bias).contains("tensor `dense_1/bias` [10] is missing"));
+        let extra = rewrite(&|t| t.push(("extra".into(), Dtype::I8, vec![1], vec![0])));
+        assert!(error(&extra).contains("unexpected tensor `extra`"));
+        let as_f32 = rewrite(&|t| {
+            let k = t.iter_mut().find(|(n, ..)| n == "dense_1/kernel").unwrap();
+            k.1 = Dtype::F32;
+            k.2 = vec![128, 10];
+            k.3 = vec![0; 128 * 10 * 4];
+        });
+        assert!(error(&as_f32).contains("has dtype F32, expected I8"));
+        let reshaped = rewrite(&|t| {
+            let k = t.iter_mut().find(|(n, ..)| n == "dense/kernel").unwrap();
+            k.2 = vec![128, 784];
+        });
+        assert!(error(&reshaped).contains("has shape [128, 784], expected [784, 128]"));
+    }
+
+    #[test]
+    fn oversized_files_are_refused_without_reading_them_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let big = dir.path().join("big");
+        std::fs::File::create(&big)
+            .unwrap()
+            .set_len(1 << 30)
+            .unwrap();
+        for r in [sniff(&big).map(|_| ()), load(&big).map(|_| ())] {
+            let msg = format!("{:#}", r.unwrap_err());
+            assert!(msg.contains("larger than the 67108864-byte limit"), "{msg}");
+        }
+    }
+
+    #[test]
+    fn detection_and_other_quantizations() {
+        let (_, bytes) = valid();
+        assert!(is_quantized(&bytes));
+        assert!(!is_quantized(b"not a model"));
+        // Same length, other scheme: refused by name.
+        let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+        let header = String::from_utf8(bytes[8..8 + n].to_vec()).unwrap();
+        assert!(header.contains("\"quantization\":\"int8\""), "{header}");
+        let mut other = bytes.clone();
+        other[8..8 + n].copy_from_slice(header.replace("\"int8\"", "\"int4\"").as_bytes());
+        assert!(is_quantized(&other));
+        assert!(error(&other).contains("quantization `int4` is not supported"));
+        assert_eq!(
+            checksum(&[[0; 10]]),
+            (0..10).fold(0x811c_9dc5u32, |h, _| h.wrapping_mul(0x0100_0193))
+        );
+    }
+}
