@@ -16,6 +16,8 @@ use flashnet::{Adam, AdamState, Metrics, Noise, Params as _, StepStats, Workspac
 use rand_core::Rng;
 use rayon::prelude::*;
 
+use crate::eval;
+
 /// Samples per shard.
 pub const SHARD: usize = 16;
 /// Shards of the largest batch.
@@ -178,20 +180,13 @@ impl ParallelTrainer {
     /// [`MAX_SHARDS`] parts summed in order, so the result does not depend on the thread count.
     pub fn evaluate(&mut self, model: &Model, set: &Dataset<'_>) -> Result<Metrics<10>> {
         let (images, labels) = (set.images.as_slice(), set.labels.as_slice());
-        let part = set.len().div_ceil(MAX_SHARDS).max(1);
+        let part = eval::part_len(set.len());
         let params: &Params = &self.params;
         self.shards
             .par_iter_mut()
             .zip(images.par_chunks(part).zip(labels.par_chunks(part)))
             .try_for_each(|(sh, (imgs, labs))| -> Result<()> {
-                sh.metrics = Metrics::default();
-                for (imgs, labs) in imgs.chunks(SHARD).zip(labs.chunks(SHARD)) {
-                    for (dst, src) in sh.ws.input.iter_mut().zip(imgs) {
-                        to_input(src, dst);
-                    }
-                    sh.ws.labels[..labs.len()].copy_from_slice(labs);
-                    model.evaluate(params, &mut sh.ws, labs.len(), &mut sh.metrics)?;
-                }
+                sh.metrics = eval::evaluate_part(model, params, &mut sh.ws, imgs, labs)?;
                 Ok(())
             })?;
         let parts = set.len().div_ceil(part);
