@@ -136,7 +136,11 @@ impl rand_core::TryRng for Scripted<'_> {
         let hi = self.try_next_u32()?;
         Ok(u64::from(hi) << 32 | u64::from(lo))
     }
-    fn try_fill_bytes(&mut self, _: &mut [u8]) -> Result<(), Self::Error> {
-        unimplemented!("flashnet draws u32 words only")
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+        for chunk in dst.chunks_mut(4) {
+            let word = self.try_next_u32()?.to_le_bytes();
+            chunk.copy_from_slice(&word[..chunk.len()]);
+        }
+        Ok(())
     }
 }
