@@ -22,13 +22,14 @@
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use flashnet::kernels::{self, Kernels};
+use flashnet_benches::AlignedVec;
 use nalgebra::DMatrix;
 use rand_core::{Rng, SeedableRng};
 use rand_pcg::Pcg32;
 use std::hint::black_box;
 
-fn random(len: usize, zero_fraction: f32, rng: &mut Pcg32) -> Vec<f32> {
-    (0..len)
+fn random(len: usize, zero_fraction: f32, rng: &mut Pcg32) -> AlignedVec {
+    let v: Vec<f32> = (0..len)
         .map(|_| {
             let u = flashnet::init::uniform01(rng);
             if u < zero_fraction {
@@ -37,7 +38,8 @@ fn random(len: usize, zero_fraction: f32, rng: &mut Pcg32) -> Vec<f32> {
                 (rng.next_u32() >> 8) as f32 / 16_777_216.0 - 0.5
             }
         })
-        .collect()
+        .collect();
+    AlignedVec::from(v)
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -243,7 +245,7 @@ fn bench(c: &mut Criterion) {
         };
         for &(data, zeros) in variants {
             let a = random(la, zeros, &mut rng);
-            let mut out = vec![0.0; lc];
+            let mut out = AlignedVec::zeros(lc);
             for &p in &paths {
                 let kern = p.kernels().expect("available");
                 g.bench_function(BenchmarkId::new(format!("{}/{}", s.id, p), data), |bch| {

@@ -13,11 +13,13 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use flashnet::kernels::{self, Kernels};
+use flashnet_benches::AlignedVec;
 use rand_core::{Rng, SeedableRng};
 use rand_pcg::Pcg32;
 
-fn random(len: usize, zero_fraction: f32, rng: &mut Pcg32) -> Vec<f32> {
-    (0..len)
+/// Cache-line aligned, as flashnet's weights and workspaces are.
+fn random(len: usize, zero_fraction: f32, rng: &mut Pcg32) -> AlignedVec {
+    let v: Vec<f32> = (0..len)
         .map(|_| {
             if flashnet::init::uniform01(rng) < zero_fraction {
                 0.0
@@ -25,7 +27,8 @@ fn random(len: usize, zero_fraction: f32, rng: &mut Pcg32) -> Vec<f32> {
                 (rng.next_u32() >> 8) as f32 / 16_777_216.0 - 0.5
             }
         })
-        .collect()
+        .collect();
+    AlignedVec::from(v)
 }
 
 type Job = Box<dyn FnMut()>;
@@ -108,29 +111,25 @@ fn main() {
                     continue;
                 }
                 let kern: &'static dyn Kernels = path.kernels().unwrap();
-                let b: Vec<f32> = random(k * n, 0.0, &mut rng)
-                    .into_iter()
-                    .map(|x| x * b_scale)
-                    .collect();
+                let mut b = random(k * n, 0.0, &mut rng);
+                b.iter_mut().for_each(|x| *x *= b_scale);
                 let bias = random(n, 0.0, &mut rng);
                 let job: Job = match id {
                     "weight_grad" => {
                         let a = random(m * k, zeros, &mut rng);
-                        let dy: Vec<f32> = random(m * n, 0.0, &mut rng)
-                            .into_iter()
-                            .map(|x| x * b_scale)
-                            .collect();
-                        let mut c = vec![0.0; k * n];
+                        let mut dy = random(m * n, 0.0, &mut rng);
+                        dy.iter_mut().for_each(|x| *x *= b_scale);
+                        let mut c = AlignedVec::zeros(k * n);
                         Box::new(move || kern.matmul_tn(m, k, n, black_box(&a), &dy, &mut c))
                     }
                     "input_grad" => {
                         let dy = random(m * n, 0.0, &mut rng);
-                        let mut c = vec![0.0; m * k];
+                        let mut c = AlignedVec::zeros(m * k);
                         Box::new(move || kern.matmul_nt(m, k, n, black_box(&dy), &b, &mut c))
                     }
                     _ => {
                         let a = random(m * k, zeros, &mut rng);
-                        let mut c = vec![0.0; m * n];
+                        let mut c = AlignedVec::zeros(m * n);
                         Box::new(move || {
                             kern.matmul_bias(m, k, n, black_box(&a), &b, &bias, &mut c)
                         })
@@ -157,7 +156,7 @@ fn main() {
         let (m, k, n) = (32usize, 784usize, 128usize);
         let a = random(m * k, 0.0, &mut rng);
         let b = random(if tn { m * n } else { k * n }, 0.0, &mut rng);
-        let mut c = vec![0.0f32; if tn { k * n } else { m * n }];
+        let mut c = AlignedVec::zeros(if tn { k * n } else { m * n });
         // (rows, cols, inner, lhs col/row strides, rhs col/row strides)
         let (nrows, cols, inner, lhs, rhs) = if tn {
             (k, n, m, (k as isize, 1isize), (1isize, n as isize))

@@ -7,6 +7,7 @@
 use bytemuck::Zeroable;
 use rand_core::Rng;
 
+use crate::aligned::Aligned;
 use crate::layer::{Layer, LayerInfo};
 use crate::noise::Noise;
 
@@ -21,7 +22,12 @@ impl<A: Layer, B: Layer<Input = A::Output>> Layer for Chain<A, B> {
     type Output = B::Output;
     type Params = (A::Params, B::Params);
     /// `A`'s scratch, the activations between `A` and `B`, their gradient, `B`'s scratch.
-    type Buffers<const N: usize> = (A::Buffers<N>, [A::Output; N], [A::Output; N], B::Buffers<N>);
+    type Buffers<const N: usize> = (
+        A::Buffers<N>,
+        Aligned<[A::Output; N]>,
+        Aligned<[A::Output; N]>,
+        B::Buffers<N>,
+    );
     const TRAINABLE: bool = A::TRAINABLE || B::TRAINABLE;
 
     fn init<R: Rng + ?Sized>(&self, p: &mut Self::Params, rng: &mut R) {
@@ -38,10 +44,18 @@ impl<A: Layer, B: Layer<Input = A::Output>> Layer for Chain<A, B> {
         noise: Option<Noise>,
     ) {
         let (ba, mid, _, bb) = buf;
-        let mid = &mut mid[..x.len()];
-        self.0.forward(&p.0, x, mid, ba, noise);
-        self.1
-            .forward(&p.1, mid, y, bb, noise.map(Noise::next_layer));
+        let next = noise.map(Noise::next_layer);
+        if let Some(view) = self.0.view(x, noise.is_some()) {
+            self.1.forward(&p.1, view, y, bb, next);
+        } else {
+            let mid = &mut mid[..x.len()];
+            self.0.forward(&p.0, x, mid, ba, noise);
+            self.1.forward(&p.1, mid, y, bb, next);
+        }
+    }
+
+    fn view<'x>(&self, x: &'x [A::Input], training: bool) -> Option<&'x [B::Output]> {
+        self.1.view(self.0.view(x, training)?, training)
     }
 
     fn backward<const N: usize>(
@@ -56,12 +70,17 @@ impl<A: Layer, B: Layer<Input = A::Output>> Layer for Chain<A, B> {
     ) {
         let n = x.len();
         let (ba, mid, dmid, bb) = buf;
+        // What the training forward passed from A to B: A's view of `x`, or what A wrote.
+        let mid = match self.0.view(x, true) {
+            Some(view) => view,
+            None => &mid[..n],
+        };
         // The gradient between A and B is only worth computing if someone consumes it.
         let need_mid = A::TRAINABLE || dx.is_some();
         let dmid = &mut dmid[..n];
         self.1.backward(
             &p.1,
-            &mid[..n],
+            mid,
             y,
             dy,
             bb,

@@ -16,9 +16,9 @@ use crate::params::Params;
 /// a microcontroller can place them in `static`s.
 pub trait Layer {
     /// One sample in.
-    type Input: Copy + Zeroable;
+    type Input: Copy + Zeroable + 'static;
     /// One sample out.
-    type Output: Copy + Zeroable;
+    type Output: Copy + Zeroable + 'static;
     /// Trainable tensors (`()` if none).
     type Params: Params;
     /// Scratch kept between forward and backward for a batch of up to `B` samples.
@@ -55,6 +55,14 @@ pub trait Layer {
         grads: &mut Self::Params,
     );
 
+    /// If this layer's output is its input as it is (a reshape such as `Flatten`, or `Dropout`
+    /// at inference), that input seen as the output, so that a chain passes it on instead of
+    /// copying it. `training` is whether the pass is a training one. The default is `None`:
+    /// the layer computes its output in [`Layer::forward`].
+    fn view<'x>(&self, x: &'x [Self::Input], training: bool) -> Option<&'x [Self::Output]> {
+        let _ = (x, training);
+        None
+    }
     /// Calls `f` once per primitive layer, in order.
     fn describe(&self, f: &mut dyn FnMut(&LayerInfo));
 }

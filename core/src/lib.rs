@@ -31,6 +31,7 @@
 #[cfg(test)]
 extern crate std;
 
+pub mod aligned;
 pub mod chain;
 pub mod error;
 pub mod history;

@@ -26,7 +26,10 @@ pub struct Classifier<M, const C: usize> {
 
 /// Every buffer a forward and backward pass over up to `B` samples needs. Fill `input[..n]`
 /// (and `labels[..n]` to train or evaluate), then call the model.
+///
+/// Aligned to a cache line, so that rows of the inputs start on one.
 #[derive(Zeroable)]
+#[repr(C, align(64))]
 pub struct Workspace<M: Layer, const C: usize, const B: usize> {
     /// The batch's inputs.
     pub input: [M::Input; B],

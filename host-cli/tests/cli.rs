@@ -377,13 +377,14 @@ fn ctrl_c_checkpoints_and_resume_matches_an_uninterrupted_run() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     std::fs::create_dir(&data).unwrap();
-    // Big enough that training is still running when the signal arrives.
+    // Big enough that training is still running when the signal arrives: 8 epochs of 1,250
+    // steps take well over a second here, the signal comes 50 ms into the first.
     write_dataset(&data, 20_000, 100);
     let p = |n: &str| dir.path().join(n).display().to_string();
     let common = [
         "train",
         "--epochs",
-        "2",
+        "8",
         "--batch-size",
         "16",
         "--seed",
@@ -424,7 +425,7 @@ fn ctrl_c_checkpoints_and_resume_matches_an_uninterrupted_run() {
     while std::io::BufRead::read_line(&mut stderr, &mut line).unwrap() > 0 {
         seen.push_str(&line);
         if line.starts_with("Epoch 1/") {
-            std::thread::sleep(std::time::Duration::from_millis(300));
+            std::thread::sleep(std::time::Duration::from_millis(50));
             let ok = Command::new("kill")
                 .args(["-INT", &child.id().to_string()])
                 .status()

@@ -805,6 +805,16 @@ fn tile_height<const MR: usize>(left: usize) -> usize {
         .unwrap_or(1)
 }
 
+/// The column block starting at `j` of `cols`: `(nv, width, last)`, i.e. up to `max_v` vectors,
+/// `width` columns, the last vector holding `last` (`1..=LANES`) of them.
+#[inline(always)]
+fn col_block<S: Simd>(cols: usize, j: usize, max_v: usize) -> (usize, usize, usize) {
+    let left = cols - j;
+    let nv = left.div_ceil(S::LANES).min(max_v);
+    let width = (nv * S::LANES).min(left);
+    (nv, width, width - (nv - 1) * S::LANES)
+}
+
 /// Generic blocked product `C[rows×cols] (+)= Σ_q a(r,q)·B[q][..]`: row blocks of `MR`, column
 /// blocks of `NR` vectors (full), then narrower column blocks for the rest.
 ///
@@ -831,15 +841,13 @@ unsafe fn blocked<S: Simd, const MR: usize, const NR: usize>(
 ) {
     let mut j = 0;
     while j < cols {
-        let left = cols - j;
-        let nv = left.div_ceil(S::LANES).min(NR);
-        let width = (nv * S::LANES).min(left);
+        let (nv, width, last) = col_block::<S>(cols, j, NR);
         let t = Tile {
             steps,
             ars: a_row_stride,
             aqs: a_step_stride,
             ldb,
-            last: width - (nv - 1) * S::LANES,
+            last,
         };
         let bj = if bias.is_null() {
             bias
@@ -870,14 +878,43 @@ unsafe fn blocked<S: Simd, const MR: usize, const NR: usize>(
     }
 }
 
-/// Row-by-row sparse product for rows of `A` with few nonzeros: the nonzero positions of a row
-/// are listed first (branch-free), then `C[i] = init + Σ_q a(i, q)·B[q]` runs over them only,
-/// `NC` vectors of columns at a time in registers (`init` is `bias`, or zero if it is null).
-/// Row `i`'s value at step `q` is `*a.add(i·ars + q·aqs)`, `B[q]` starts at `b.add(q·ldb)`.
+/// Nonzero bits of the `len ≤ 64` floats at `p`.
 ///
 /// # Safety
-/// Those `A` values for `i < rows`, `q < steps`; `B[q][..cols]`; `bias[..cols]` (if not null)
-/// readable; `C[i·ldc .. i·ldc + cols]` writable.
+/// `p..p + len` readable.
+#[inline(always)]
+unsafe fn nonzero_bits64<S: Simd>(s: S, p: *const f32, len: usize) -> u64 {
+    let mut bits = 0u64;
+    let mut i = 0;
+    while i < len {
+        let w = (len - i).min(S::LANES);
+        // SAFETY: `i + w ≤ len`.
+        bits |= u64::from(s.nonzero_bits(unsafe { ld(s, p.add(i), w) })) << i;
+        i += w;
+    }
+    bits
+}
+
+/// Bytes of `B` rows (a chunk of steps) that [`sparse_rows`] keeps in L1 while it walks a group
+/// of rows, and bytes of `C` rows in that group: together well inside a 32 KiB L1 data cache.
+const SPARSE_B_BYTES: usize = 16 << 10;
+const SPARSE_C_BYTES: usize = 8 << 10;
+
+/// Row-by-row sparse product for rows of `A` (contiguous along the steps, row stride `lda`)
+/// with few nonzeros: `C[i] = init + Σ_q a(i, q)·B[q]` over the nonzero `a(i, q)` only, in
+/// increasing `q` (`init` is `bias`, or zero if it is null). The nonzeros are found 64 steps at
+/// a time with vector compares and walked bit by bit; `NC` vectors of columns stay in
+/// registers.
+///
+/// With 4 rows or more, the rows go in groups whose rows of `C` fit in [`SPARSE_C_BYTES`], and
+/// within a group the steps go in chunks whose rows of `B` fit in [`SPARSE_B_BYTES`], each
+/// chunk applied to every row of the group before the next: `B` is read from L2 once per group
+/// instead of once per nonzero, and the running sums pass through `C` (in L1), which rounds
+/// nothing.
+///
+/// # Safety
+/// `A[i·lda .. i·lda + steps]` for `i < rows`, `B[q·ldb .. q·ldb + cols]` for `q < steps`,
+/// `bias[..cols]` (if not null) readable; `C[i·ldc .. i·ldc + cols]` writable.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 unsafe fn sparse_rows<S: Simd, const NC: usize>(
@@ -886,8 +923,7 @@ unsafe fn sparse_rows<S: Simd, const NC: usize>(
     steps: usize,
     cols: usize,
     a: *const f32,
-    ars: usize,
-    aqs: usize,
+    lda: usize,
     b: *const f32,
     ldb: usize,
     bias: *const f32,
@@ -895,59 +931,67 @@ unsafe fn sparse_rows<S: Simd, const NC: usize>(
     ldc: usize,
     relu: bool,
 ) {
-    const KC: usize = 1024;
-    let mut idx = [0u32; KC];
-    for i in 0..rows {
-        let mut q0 = 0;
-        loop {
-            let qk = (steps - q0).min(KC);
-            let mut cnt = 0;
-            for q in 0..qk {
-                idx[cnt] = q as u32;
-                // SAFETY: `q0 + q < steps`, `i < rows`: a value of `A` (caller's contract).
-                cnt += usize::from(unsafe { *a.add(i * ars + (q0 + q) * aqs) } != 0.0);
-            }
-            let last_chunk = q0 + qk >= steps;
-            let mut j = 0;
-            while j < cols {
-                let left = cols - j;
-                let nv = left.div_ceil(S::LANES).min(NC);
-                let width = (nv * S::LANES).min(left);
-                let last = width - (nv - 1) * S::LANES;
-                // SAFETY: row `i`, columns `j..j + width ≤ cols`, steps `q0 + idx < steps`.
-                unsafe {
-                    let ci = c.add(i * ldc + j);
-                    let init = if q0 > 0 {
-                        ci.cast_const()
-                    } else if bias.is_null() {
-                        bias
-                    } else {
-                        bias.add(j)
-                    };
-                    macro_rules! go {
+    let mut j = 0;
+    while j < cols {
+        let (nv, width, last) = col_block::<S>(cols, j, NC);
+        let row_bytes = 4 * nv * S::LANES;
+        let (kc, group) = if rows < 4 {
+            (steps, rows)
+        } else {
+            (
+                (SPARSE_B_BYTES / row_bytes / S::LANES).max(1) * S::LANES,
+                (SPARSE_C_BYTES / row_bytes).max(4),
+            )
+        };
+        let mut g0 = 0;
+        while g0 < rows {
+            let g1 = (g0 + group).min(rows);
+            let mut q0 = 0;
+            while q0 < steps {
+                let q1 = (q0 + kc).min(steps);
+                for i in g0..g1 {
+                    // SAFETY: row `i < rows`, columns `j..j + width ≤ cols`, steps `q0..q1 ≤ steps`:
+                    // inside the caller's ranges.
+                    unsafe {
+                        let ai = a.add(i * lda);
+                        let ci = c.add(i * ldc + j);
+                        let init = if q0 > 0 {
+                            ci.cast_const()
+                        } else if bias.is_null() {
+                            bias
+                        } else {
+                            bias.add(j)
+                        };
+                        macro_rules! go {
                         ($($v:literal)*) => {
                             match nv {
                                 $($v if $v <= NC => {
                                     let mut acc = tile_init::<S, 1, $v>(s, init, last);
-                                    for &q in &idx[..cnt] {
-                                        let q = q0 + q as usize;
-                                        tile_step::<S, 1, $v, true>(s, &mut acc, a.add(i * ars + q * aqs), 0, b.add(q * ldb + j), last, 1);
+                                    let mut w0 = q0;
+                                    while w0 < q1 {
+                                        let len = (q1 - w0).min(64);
+                                        let mut bits = nonzero_bits64(s, ai.add(w0), len);
+                                        while bits != 0 {
+                                            let q = w0 + bits.trailing_zeros() as usize;
+                                            bits &= bits - 1;
+                                            tile_step::<S, 1, $v, true>(s, &mut acc, ai.add(q), 0, b.add(q * ldb + j), last, 1);
+                                        }
+                                        w0 += len;
                                     }
-                                    tile_store::<S, 1, $v>(s, &acc, ci, 0, last, relu && last_chunk);
+                                    tile_store::<S, 1, $v>(s, &acc, ci, 0, last, relu && q1 == steps);
                                 })*
                                 _ => unreachable!(),
                             }
                         };
                     }
-                    go!(1 2 3 4 5 6 7 8 9 10 11 12);
+                        go!(1 2 3 4 5 6 7 8 9 10 11 12);
+                    }
                 }
-                j += width;
+                q0 = q1;
             }
-            q0 += qk;
-            if q0 >= steps {
-                break;
-            }
+            g0 = g1;
         }
+        j += width;
     }
 }
 
@@ -971,23 +1015,30 @@ pub(crate) fn matmul_bias<S: Simd, const MR: usize, const NR: usize, const NC: u
         return;
     }
     let (pa, pb, pbias, pc) = (a.as_ptr(), b.as_ptr(), bias.as_ptr(), c.as_mut_ptr());
+    // Blocks of MR rows go dense or sparse by their share of nonzeros; consecutive sparse
+    // blocks run together, so that the sparse kernel reuses B across all of their rows.
+    let sparse = |i: usize, mr: usize| {
+        // Count nonzeros: a vectorizable pass, ~1% of a dense tile's work.
+        let nnz = a[i * k..(i + mr) * k].iter().filter(|&&x| x != 0.0).count();
+        (nnz as f32) < sparse_below * (mr * k) as f32
+    };
     let mut i = 0;
     while i < m {
         let mr = (m - i).min(MR);
-        let block = &a[i * k..(i + mr) * k];
-        // Count nonzeros: a vectorizable pass, ~1% of a dense tile's work.
-        let nnz = block.iter().filter(|&&x| x != 0.0).count();
-        // SAFETY: rows `i..i + mr` of A and C, all of B and bias: the slices checked above.
-        unsafe {
-            if (nnz as f32) < sparse_below * (mr * k) as f32 {
+        if sparse(i, mr) {
+            let mut end = i + mr;
+            while end < m && sparse(end, (m - end).min(MR)) {
+                end += (m - end).min(MR);
+            }
+            // SAFETY: rows `i..end` of A and C, all of B and bias: the slices checked above.
+            unsafe {
                 sparse_rows::<S, NC>(
                     s,
-                    mr,
+                    end - i,
                     k,
                     n,
                     pa.add(i * k),
                     k,
-                    1,
                     pb,
                     n,
                     pbias,
@@ -995,7 +1046,11 @@ pub(crate) fn matmul_bias<S: Simd, const MR: usize, const NR: usize, const NC: u
                     n,
                     relu,
                 );
-            } else {
+            }
+            i = end;
+        } else {
+            // SAFETY: rows `i..i + mr` of A and C, all of B and bias: the slices checked above.
+            unsafe {
                 blocked::<S, MR, NR>(
                     s,
                     Walk::Rows,
@@ -1013,8 +1068,87 @@ pub(crate) fn matmul_bias<S: Simd, const MR: usize, const NR: usize, const NC: u
                     relu,
                 );
             }
+            i += mr;
         }
-        i += mr;
+    }
+}
+
+/// Bytes of `C` a chunk of [`sparse_outer`] keeps hot (the rows of `B` stay hot too).
+const OUTER_CHUNK_BYTES: usize = 32 << 10;
+
+/// `C[p] = Σ_i a(i, p)·B[i]` for `p < rows ≤ 64` as a sum of outer products over the nonzero
+/// `a(i, p)`: each row `B[i]` is loaded into registers once (`NC` vectors at a time) and added,
+/// scaled, into the rows `p` of `C` where row `i` of `A` is nonzero. `A`'s row `i` holds
+/// `a(i, 0..rows)` contiguously at `a.add(i·lda)`. Every `C[p][j]` is the same sequential sum
+/// in increasing `i`, starting from zero, as the other walks compute.
+///
+/// # Safety
+/// `a.add(i·lda)..+ rows` and `B[i·ldb .. i·ldb + cols]` readable for `i < steps`;
+/// `C[p·ldc .. p·ldc + cols]` writable for `p < rows`.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+unsafe fn sparse_outer<S: Simd, const NC: usize>(
+    s: S,
+    rows: usize,
+    steps: usize,
+    cols: usize,
+    a: *const f32,
+    lda: usize,
+    b: *const f32,
+    ldb: usize,
+    c: *mut f32,
+    ldc: usize,
+) {
+    debug_assert!(rows <= 64);
+    let zero = s.splat(0.0);
+    for p in 0..rows {
+        chunks!(S, cols, |j, w| {
+            // SAFETY: row `p < rows` of C, columns `j..j + w ≤ cols`.
+            unsafe { st(s, c.add(p * ldc + j), w, zero) };
+        });
+    }
+    for i in 0..steps {
+        // SAFETY: row `i < steps` of A and B, rows `p < rows` of C, columns `< cols`: the
+        // caller's ranges.
+        unsafe {
+            let ai = a.add(i * lda);
+            let bits = nonzero_bits64(s, ai, rows);
+            if bits == 0 {
+                continue;
+            }
+            let mut j = 0;
+            while j < cols {
+                let (nv, width, last) = col_block::<S>(cols, j, NC);
+                macro_rules! go {
+                    ($($v:literal)*) => {
+                        match nv {
+                            $($v if $v <= NC => {
+                                let mut bv = [zero; $v];
+                                for (v, bv) in bv.iter_mut().enumerate() {
+                                    let w = if v + 1 == $v { last } else { S::LANES };
+                                    *bv = ld(s, b.add(i * ldb + j + v * S::LANES), w);
+                                }
+                                let mut left = bits;
+                                while left != 0 {
+                                    let p = left.trailing_zeros() as usize;
+                                    left &= left - 1;
+                                    let x = s.splat(*ai.add(p));
+                                    let cp = c.add(p * ldc + j);
+                                    for (v, &bv) in bv.iter().enumerate() {
+                                        let w = if v + 1 == $v { last } else { S::LANES };
+                                        let o = cp.add(v * S::LANES);
+                                        st(s, o, w, s.fma(x, bv, ld(s, o, w)));
+                                    }
+                                }
+                            })*
+                            _ => unreachable!(),
+                        }
+                    };
+                }
+                go!(1 2 3 4 5 6 7 8 9 10 11 12);
+                j += width;
+            }
+        }
     }
 }
 
@@ -1037,43 +1171,30 @@ pub(crate) fn matmul_tn<S: Simd, const MR: usize, const NR: usize, const NC: usi
     }
     let (pa, pb, pc) = (a.as_ptr(), b.as_ptr(), c.as_mut_ptr());
     // C[p][..] = Σ_i A[i][p]·B[i][..]: the rows of C are the columns p of A (stride 1 in A),
-    // the steps are the rows i of A (stride k). Blocks of MR columns of A go sparse (one row of
-    // C at a time over the nonzero i) when they are mostly zeros.
+    // the steps are the rows i of A (stride k). Chunks of columns of A whose rows of C fit in
+    // `OUTER_CHUNK_BYTES` go as outer products when mostly zeros, else as dense tiles.
+    let chunk = (OUTER_CHUNK_BYTES / (4 * n)).clamp(1, 64);
     let mut p = 0;
     while p < k {
-        let mr = (k - p).min(MR);
+        let pcn = (k - p).min(chunk);
         let nnz: usize = (0..m)
             .map(|i| {
-                a[i * k + p..i * k + p + mr]
+                a[i * k + p..i * k + p + pcn]
                     .iter()
                     .filter(|&&x| x != 0.0)
                     .count()
             })
             .sum();
-        // SAFETY: columns `p..p + mr` of A, rows `p..p + mr` of C, all of B: inside the
+        // SAFETY: columns `p..p + pcn` of A, rows `p..p + pcn` of C, all of B: inside the
         // slices checked above.
         unsafe {
-            if (nnz as f32) < sparse_below * (mr * m) as f32 {
-                sparse_rows::<S, NC>(
-                    s,
-                    mr,
-                    m,
-                    n,
-                    pa.add(p),
-                    1,
-                    k,
-                    pb,
-                    n,
-                    core::ptr::null(),
-                    pc.add(p * n),
-                    n,
-                    false,
-                );
+            if (nnz as f32) < sparse_below * (pcn * m) as f32 {
+                sparse_outer::<S, NC>(s, pcn, m, n, pa.add(p), k, pb, n, pc.add(p * n), n);
             } else {
                 blocked::<S, MR, NR>(
                     s,
                     Walk::Cols,
-                    mr,
+                    pcn,
                     n,
                     m,
                     pa.add(p),
@@ -1088,7 +1209,7 @@ pub(crate) fn matmul_tn<S: Simd, const MR: usize, const NR: usize, const NC: usi
                 );
             }
         }
-        p += mr;
+        p += pcn;
     }
 }
 

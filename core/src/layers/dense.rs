@@ -15,8 +15,10 @@ use crate::params::Params;
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Dense<const IN: usize, const OUT: usize>;
 
-/// The weights of a [`Dense`] layer.
+/// The weights of a [`Dense`] layer, aligned to a cache line so that the kernels' vector loads
+/// of whole rows never straddle two lines.
 #[derive(Clone, Copy, Debug, Zeroable)]
+#[repr(C, align(64))]
 pub struct DenseParams<const IN: usize, const OUT: usize> {
     /// `kernel[i][o]`: weight from input `i` to output `o` (Keras `dense/kernel`, `[IN, OUT]`).
     pub kernel: [[f32; OUT]; IN],

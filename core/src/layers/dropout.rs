@@ -68,6 +68,11 @@ impl<const N: usize> Layer for Dropout<N> {
         }
     }
 
+    /// At inference dropout is the identity: the chain passes `x` on.
+    fn view<'x>(&self, x: &'x [[f32; N]], training: bool) -> Option<&'x [[f32; N]]> {
+        (!training).then_some(x)
+    }
+
     fn backward<const B: usize>(
         &self,
         _: &(),
