@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Result, bail};
 use flashnet::init::shuffle;
-use flashnet::mnist::Dataset;
+use flashnet::mnist::{Dataset, PIXELS};
 use flashnet::noise::splitmix64;
 use flashnet::tutorial::Model;
 use flashnet::{EpochRecord, Metrics, Noise};
@@ -74,20 +74,30 @@ pub fn fit(
     let batch = cfg.settings.batch_size;
     let steps = n.div_ceil(batch) as u64;
     let mut order: Vec<u32> = Vec::with_capacity(n);
-    let (images, labels) = (train.images.as_slice(), train.labels.as_slice());
+    // The epoch's samples copied into shuffled order once per epoch (one pass with many loads
+    // in flight), so that each step reads its batch sequentially instead of chasing 32 random
+    // images through memory.
+    let mut images: Vec<[u8; PIXELS]> = Vec::with_capacity(n);
+    let mut labels: Vec<u8> = Vec::with_capacity(n);
+    let in_order: Vec<u32> = (0..n as u32).collect();
     for epoch in pos.epochs_done + 1..=cfg.epochs {
         order.clear();
         order.extend(0..n as u32);
         shuffle(&mut order, &mut epoch_rng(cfg.settings.seed, epoch));
+        let (all_images, all_labels) = (train.images.as_slice(), train.labels.as_slice());
+        images.clear();
+        images.extend(order.iter().map(|&i| all_images[i as usize]));
+        labels.clear();
+        labels.extend(order.iter().map(|&i| all_labels[i as usize]));
         let mut bar = EpochBar::start(epoch, cfg.epochs, steps, pos.steps_done);
-        for (step, idx) in order
+        for (step, idx) in in_order
             .chunks(batch)
             .enumerate()
             .skip(pos.steps_done as usize)
         {
             let global = u64::from(epoch - 1) * steps + step as u64;
             let noise = Noise::for_step(cfg.settings.seed, global);
-            let stats = trainer.step(model, images, labels, idx, noise)?;
+            let stats = trainer.step(model, &images, &labels, idx, noise)?;
             if !stats.loss_sum.is_finite() {
                 bar.abandon();
                 bail!(

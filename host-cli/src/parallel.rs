@@ -151,27 +151,48 @@ impl ParallelTrainer {
             }
             let grads = &grads[..used];
             let (w, m, v) = (self.params.tensor_mut(t), m.tensor_mut(t), v.tensor_mut(t));
-            let chunk = |c: usize, w: &mut [f32], m: &mut [f32], v: &mut [f32]| {
-                let lo = c * CHUNK;
+            // Adam on `w[lo..]` etc., `CHUNK` scalars at a time (the shard sum on the stack).
+            let part = |lo: usize, w: &mut [f32], m: &mut [f32], v: &mut [f32]| {
                 let mut g = [0.0f32; CHUNK];
-                let g = &mut g[..w.len()];
-                g.copy_from_slice(&grads[0][lo..lo + w.len()]);
-                for other in &grads[1..] {
-                    for (a, &b) in g.iter_mut().zip(&other[lo..lo + w.len()]) {
-                        *a += b;
-                    }
-                }
-                kernels::adam(w, g, m, v, alpha, opt.beta_1, opt.beta_2, opt.epsilon);
-            };
-            // Elementwise work: how it is chunked does not change a single bit of the result.
-            if w.len() <= CHUNK {
-                chunk(0, w, m, v);
-            } else {
-                w.par_chunks_mut(CHUNK)
-                    .zip(m.par_chunks_mut(CHUNK))
-                    .zip(v.par_chunks_mut(CHUNK))
+                for ((c, w), (m, v)) in w
+                    .chunks_mut(CHUNK)
                     .enumerate()
-                    .for_each(|(c, ((w, m), v))| chunk(c, w, m, v));
+                    .zip(m.chunks_mut(CHUNK).zip(v.chunks_mut(CHUNK)))
+                {
+                    let lo = lo + c * CHUNK;
+                    let (g, hi) = (&mut g[..w.len()], lo + w.len());
+                    match grads {
+                        [only] => g.copy_from_slice(&only[lo..hi]),
+                        [first, second, ..] => {
+                            for ((a, &x), &y) in
+                                g.iter_mut().zip(&first[lo..hi]).zip(&second[lo..hi])
+                            {
+                                *a = x + y;
+                            }
+                        }
+                        [] => unreachable!("a step has at least one shard"),
+                    }
+                    for other in grads.iter().skip(2) {
+                        for (a, &b) in g.iter_mut().zip(&other[lo..hi]) {
+                            *a += b;
+                        }
+                    }
+                    kernels::adam(w, g, m, v, alpha, opt.beta_1, opt.beta_2, opt.epsilon);
+                }
+            };
+            // Elementwise work: how it is split does not change a single bit of the result.
+            // One contiguous part per thread, the same every step, so that each core keeps
+            // its part of the weights and moments in its own cache.
+            let threads = rayon::current_num_threads();
+            if w.len() <= CHUNK || threads == 1 {
+                part(0, w, m, v);
+            } else {
+                let per = w.len().div_ceil(threads).next_multiple_of(CHUNK);
+                w.par_chunks_mut(per)
+                    .zip(m.par_chunks_mut(per))
+                    .zip(v.par_chunks_mut(per))
+                    .enumerate()
+                    .for_each(|(c, ((w, m), v))| part(c * per, w, m, v));
             }
         }
     }
