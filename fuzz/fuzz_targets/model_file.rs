@@ -26,7 +26,10 @@ fuzz_target!(|data: &[u8]| {
 fn check(bytes: &[u8]) {
     match model_file::parse(bytes) {
         Ok(loaded) => loaded.params.visit(&mut |t| {
-            assert!(t.iter().all(|w| w.abs() <= MAX_WEIGHT), "weight out of bounds");
+            assert!(
+                t.iter().all(|w| w.abs() <= MAX_WEIGHT),
+                "weight out of bounds"
+            );
         }),
         Err(e) => {
             let msg = format!("{e:#}");
