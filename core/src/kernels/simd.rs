@@ -519,6 +519,8 @@ pub(crate) struct Tile {
     pub aqs: usize,
     pub ldb: usize,
     pub last: usize,
+    /// The tile's `A` values hold no zero: [`tile_rows`] skips looking for them.
+    pub no_zeros: bool,
 }
 
 /// One step of a tile: `acc[r] += a_r · B` for the rows whose bit is set in `rows` (all rows
@@ -589,6 +591,23 @@ unsafe fn tile_rows<S: Simd, const MR: usize, const NR: usize>(
 ) {
     const KB: usize = 16;
     let all_rows = u32::MAX >> (32 - MR);
+    if t.no_zeros {
+        for q in 0..t.steps {
+            // SAFETY: `q < t.steps`, rows `< MR`: readable by the caller's contract.
+            unsafe {
+                tile_step::<S, MR, NR, true>(
+                    s,
+                    acc,
+                    a.add(q),
+                    t.ars,
+                    b.add(q * t.ldb),
+                    t.last,
+                    all_rows,
+                )
+            };
+        }
+        return;
+    }
     let mut q = 0;
     // SAFETY (whole block): every pointer below is `a.add(r·ars + q')` or `b.add(q'·ldb)` with
     // `r < MR` and `q' < t.steps`, readable by the caller's contract.
@@ -838,6 +857,7 @@ unsafe fn blocked<S: Simd, const MR: usize, const NR: usize>(
     c: *mut f32,
     ldc: usize,
     relu: bool,
+    no_zeros: bool,
 ) {
     let mut j = 0;
     while j < cols {
@@ -848,6 +868,7 @@ unsafe fn blocked<S: Simd, const MR: usize, const NR: usize>(
             aqs: a_step_stride,
             ldb,
             last,
+            no_zeros,
         };
         let bj = if bias.is_null() {
             bias
@@ -1017,17 +1038,16 @@ pub(crate) fn matmul_bias<S: Simd, const MR: usize, const NR: usize, const NC: u
     let (pa, pb, pbias, pc) = (a.as_ptr(), b.as_ptr(), bias.as_ptr(), c.as_mut_ptr());
     // Blocks of MR rows go dense or sparse by their share of nonzeros; consecutive sparse
     // blocks run together, so that the sparse kernel reuses B across all of their rows.
-    let sparse = |i: usize, mr: usize| {
-        // Count nonzeros: a vectorizable pass, ~1% of a dense tile's work.
-        let nnz = a[i * k..(i + mr) * k].iter().filter(|&&x| x != 0.0).count();
-        (nnz as f32) < sparse_below * (mr * k) as f32
-    };
+    // Nonzeros of a block: a vectorizable pass, ~1% of a dense tile's work.
+    let nnz = |i: usize, mr: usize| a[i * k..(i + mr) * k].iter().filter(|&&x| x != 0.0).count();
+    let sparse = |nnz: usize, mr: usize| (nnz as f32) < sparse_below * (mr * k) as f32;
     let mut i = 0;
     while i < m {
         let mr = (m - i).min(MR);
-        if sparse(i, mr) {
+        let count = nnz(i, mr);
+        if sparse(count, mr) {
             let mut end = i + mr;
-            while end < m && sparse(end, (m - end).min(MR)) {
+            while end < m && sparse(nnz(end, (m - end).min(MR)), (m - end).min(MR)) {
                 end += (m - end).min(MR);
             }
             // SAFETY: rows `i..end` of A and C, all of B and bias: the slices checked above.
@@ -1066,6 +1086,7 @@ pub(crate) fn matmul_bias<S: Simd, const MR: usize, const NR: usize, const NC: u
                     pc.add(i * n),
                     n,
                     relu,
+                    count == mr * k,
                 );
             }
             i += mr;
@@ -1205,6 +1226,7 @@ pub(crate) fn matmul_tn<S: Simd, const MR: usize, const NR: usize, const NC: usi
                     core::ptr::null(),
                     pc.add(p * n),
                     n,
+                    false,
                     false,
                 );
             }
