@@ -918,7 +918,7 @@ unsafe fn nonzero_bits64<S: Simd>(s: S, p: *const f32, len: usize) -> u64 {
 
 /// Bytes of `B` rows (a chunk of steps) that [`sparse_rows`] keeps in L1 while it walks a group
 /// of rows, and bytes of `C` rows in that group: together well inside a 32 KiB L1 data cache.
-const SPARSE_B_BYTES: usize = 16 << 10;
+const SPARSE_B_BYTES: usize = 32 << 10;
 const SPARSE_C_BYTES: usize = 8 << 10;
 
 /// Row-by-row sparse product for rows of `A` (contiguous along the steps, row stride `lda`)
@@ -992,10 +992,20 @@ unsafe fn sparse_rows<S: Simd, const NC: usize>(
                                     while w0 < q1 {
                                         let len = (q1 - w0).min(64);
                                         let mut bits = nonzero_bits64(s, ai.add(w0), len);
-                                        while bits != 0 {
-                                            let q = w0 + bits.trailing_zeros() as usize;
-                                            bits &= bits - 1;
-                                            tile_step::<S, 1, $v, true>(s, &mut acc, ai.add(q), 0, b.add(q * ldb + j), last, 1);
+                                        // Two loops, so that full-width rows (the usual case)
+                                        // use plain loads with no width test per nonzero.
+                                        if last == S::LANES {
+                                            while bits != 0 {
+                                                let q = w0 + bits.trailing_zeros() as usize;
+                                                bits &= bits - 1;
+                                                tile_step::<S, 1, $v, true>(s, &mut acc, ai.add(q), 0, b.add(q * ldb + j), S::LANES, 1);
+                                            }
+                                        } else {
+                                            while bits != 0 {
+                                                let q = w0 + bits.trailing_zeros() as usize;
+                                                bits &= bits - 1;
+                                                tile_step::<S, 1, $v, true>(s, &mut acc, ai.add(q), 0, b.add(q * ldb + j), last, 1);
+                                            }
                                         }
                                         w0 += len;
                                     }
