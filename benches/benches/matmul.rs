@@ -22,25 +22,11 @@
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use flashnet::kernels::{self, Kernels};
-use flashnet_benches::AlignedVec;
+use flashnet_benches::{AlignedVec, fma_chains, random};
 use nalgebra::DMatrix;
-use rand_core::{Rng, SeedableRng};
+use rand_core::SeedableRng;
 use rand_pcg::Pcg32;
 use std::hint::black_box;
-
-fn random(len: usize, zero_fraction: f32, rng: &mut Pcg32) -> AlignedVec {
-    let v: Vec<f32> = (0..len)
-        .map(|_| {
-            let u = flashnet::init::uniform01(rng);
-            if u < zero_fraction {
-                0.0
-            } else {
-                (rng.next_u32() >> 8) as f32 / 16_777_216.0 - 0.5
-            }
-        })
-        .collect();
-    AlignedVec::from(v)
-}
 
 #[derive(Clone, Copy, PartialEq)]
 enum Op {
@@ -272,38 +258,14 @@ fn bench(c: &mut Criterion) {
 /// One core's FMA peak, measured: 12 independent chains of 8-lane FMAs (2 FLOP per lane), long
 /// enough that loop overhead vanishes. On Zen 4 `ymm` and `zmm` FMAs reach the same 32 FLOP/cycle.
 fn peak(c: &mut Criterion) {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-        const ITERS: u64 = 100_000;
-        let mut g = c.benchmark_group("peak");
-        g.throughput(Throughput::Elements(ITERS * 12 * 8 * 2));
-        g.bench_function("fma_ymm_1core", |b| {
-            // SAFETY: AVX2 and FMA were detected just above.
-            b.iter(|| unsafe { fma_chains(black_box(ITERS)) })
-        });
-        g.finish();
+    const ITERS: u64 = 100_000;
+    if flashnet_benches::fma_chains(1).is_none() {
+        return;
     }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = c;
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-fn fma_chains(iters: u64) -> f32 {
-    use std::arch::x86_64::*;
-    let mut x = [_mm256_set1_ps(1.0); 12];
-    let a = _mm256_set1_ps(0.999_999);
-    let b = _mm256_set1_ps(1e-7);
-    for _ in 0..iters {
-        for v in x.iter_mut() {
-            *v = _mm256_fmadd_ps(*v, a, b);
-        }
-    }
-    let mut s = x[0];
-    for v in &x[1..] {
-        s = _mm256_add_ps(s, *v);
-    }
-    _mm256_cvtss_f32(s)
+    let mut g = c.benchmark_group("peak");
+    g.throughput(Throughput::Elements(ITERS * 12 * 8 * 2));
+    g.bench_function("fma_ymm_1core", |b| b.iter(|| fma_chains(black_box(ITERS))));
+    g.finish();
 }
 
 criterion_group!(benches, peak, bench);

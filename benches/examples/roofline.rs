@@ -13,23 +13,9 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use flashnet::kernels::{self, Kernels};
-use flashnet_benches::AlignedVec;
-use rand_core::{Rng, SeedableRng};
+use flashnet_benches::{AlignedVec, fma_chains, random};
+use rand_core::SeedableRng;
 use rand_pcg::Pcg32;
-
-/// Cache-line aligned, as flashnet's weights and workspaces are.
-fn random(len: usize, zero_fraction: f32, rng: &mut Pcg32) -> AlignedVec {
-    let v: Vec<f32> = (0..len)
-        .map(|_| {
-            if flashnet::init::uniform01(rng) < zero_fraction {
-                0.0
-            } else {
-                (rng.next_u32() >> 8) as f32 / 16_777_216.0 - 0.5
-            }
-        })
-        .collect();
-    AlignedVec::from(v)
-}
 
 type Job = Box<dyn FnMut()>;
 
@@ -38,25 +24,6 @@ struct Row {
     flops: f64,
     job: Job,
     times: Vec<f64>,
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-fn fma_chains(iters: u64) -> f32 {
-    use std::arch::x86_64::*;
-    let mut x = [_mm256_set1_ps(1.0); 12];
-    let a = _mm256_set1_ps(0.999_999);
-    let b = _mm256_set1_ps(1e-7);
-    for _ in 0..iters {
-        for v in x.iter_mut() {
-            *v = _mm256_fmadd_ps(*v, a, b);
-        }
-    }
-    let mut s = x[0];
-    for v in &x[1..] {
-        s = _mm256_add_ps(s, *v);
-    }
-    _mm256_cvtss_f32(s)
 }
 
 fn rows_push(rows: &mut Vec<Row>, name: &str, flops: f64, job: Job) {
@@ -72,17 +39,13 @@ fn main() {
     let filter = std::env::args().nth(1).unwrap_or_default();
     let mut rng = Pcg32::seed_from_u64(7);
     let mut rows: Vec<Row> = Vec::new();
-    #[cfg(target_arch = "x86_64")]
-    {
-        const ITERS: u64 = 2_000;
+    const ITERS: u64 = 2_000;
+    if fma_chains(1).is_some() {
         rows.push(Row {
             name: "peak (12 independent ymm FMA chains)".into(),
             flops: (ITERS * 12 * 8 * 2) as f64,
-            // SAFETY: every x86-64 CPU this is run on for the report has AVX2 and FMA; checked.
             job: Box::new(|| {
-                assert!(std::arch::is_x86_feature_detected!("fma"));
-                // SAFETY: AVX2 and FMA checked on the line above.
-                black_box(unsafe { fma_chains(black_box(ITERS)) });
+                black_box(fma_chains(black_box(ITERS)));
             }),
             times: Vec::new(),
         });

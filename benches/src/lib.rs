@@ -2,6 +2,56 @@
 
 use std::ops::{Deref, DerefMut};
 
+use rand_core::Rng;
+use rand_pcg::Pcg32;
+
+/// `len` values uniform in `[-0.5, 0.5)`, each replaced by an exact zero with probability
+/// `zero_fraction` (0.8 is "MNIST-like": MNIST's pixels are 81% zeros), cache-line aligned.
+pub fn random(len: usize, zero_fraction: f32, rng: &mut Pcg32) -> AlignedVec {
+    let v: Vec<f32> = (0..len)
+        .map(|_| {
+            if flashnet::init::uniform01(rng) < zero_fraction {
+                0.0
+            } else {
+                (rng.next_u32() >> 8) as f32 / 16_777_216.0 - 0.5
+            }
+        })
+        .collect();
+    AlignedVec::from(v)
+}
+
+/// One core's FMA peak loop: 12 independent chains of `iters` 8-lane FMAs (`iters·12·8·2`
+/// FLOP; on Zen 4 `ymm` and `zmm` FMAs reach the same 32 FLOP/cycle). `None` where the CPU has
+/// no AVX2 and FMA.
+pub fn fma_chains(iters: u64) -> Option<f32> {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        // SAFETY: AVX2 and FMA were detected just above.
+        return Some(unsafe { fma_chains_avx2(iters) });
+    }
+    let _ = iters;
+    None
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn fma_chains_avx2(iters: u64) -> f32 {
+    use std::arch::x86_64::*;
+    let mut x = [_mm256_set1_ps(1.0); 12];
+    let a = _mm256_set1_ps(0.999_999);
+    let b = _mm256_set1_ps(1e-7);
+    for _ in 0..iters {
+        for v in x.iter_mut() {
+            *v = _mm256_fmadd_ps(*v, a, b);
+        }
+    }
+    let mut s = x[0];
+    for v in &x[1..] {
+        s = _mm256_add_ps(s, *v);
+    }
+    _mm256_cvtss_f32(s)
+}
+
 /// An `f32` buffer starting on a 64-byte boundary, as flashnet's weights and workspaces do
 /// (`DenseParams`, `Workspace` and the chain's activations are cache-line aligned), so that
 /// kernels are timed on the alignment they see in a model.
