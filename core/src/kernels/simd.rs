@@ -1366,6 +1366,46 @@ macro_rules! impl_kernels {
             }
         }
 
+        impl $token {
+            /// `matmul_bias`, with ReLU applied on the store if `relu`.
+            #[allow(clippy::too_many_arguments)]
+            fn matmul_bias_act(
+                &self,
+                m: usize,
+                k: usize,
+                n: usize,
+                a: &[f32],
+                b: &[f32],
+                bias: &[f32],
+                c: &mut [f32],
+                relu: bool,
+            ) {
+                enter!($token, $path, $features, self, |s,
+                                                        m: usize,
+                                                        k: usize,
+                                                        n: usize,
+                                                        a: &[f32],
+                                                        b: &[f32],
+                                                        bias: &[f32],
+                                                        c: &mut [f32],
+                                                        relu: bool|
+                 -> () {
+                    simd::matmul_bias::<$token, $mr, $nr, $nc>(
+                        s,
+                        m,
+                        k,
+                        n,
+                        a,
+                        b,
+                        bias,
+                        c,
+                        relu,
+                        $sparse_below,
+                    )
+                })
+            }
+        }
+
         impl $crate::kernels::Kernels for $token {
             fn path(&self) -> $crate::kernels::Path {
                 $path
@@ -1380,28 +1420,7 @@ macro_rules! impl_kernels {
                 bias: &[f32],
                 c: &mut [f32],
             ) {
-                enter!($token, $path, $features, self, |s,
-                                                        m: usize,
-                                                        k: usize,
-                                                        n: usize,
-                                                        a: &[f32],
-                                                        b: &[f32],
-                                                        bias: &[f32],
-                                                        c: &mut [f32]|
-                 -> () {
-                    simd::matmul_bias::<$token, $mr, $nr, $nc>(
-                        s,
-                        m,
-                        k,
-                        n,
-                        a,
-                        b,
-                        bias,
-                        c,
-                        false,
-                        $sparse_below,
-                    )
-                })
+                self.matmul_bias_act(m, k, n, a, b, bias, c, false)
             }
             fn matmul_bias_relu(
                 &self,
@@ -1413,28 +1432,7 @@ macro_rules! impl_kernels {
                 bias: &[f32],
                 c: &mut [f32],
             ) {
-                enter!($token, $path, $features, self, |s,
-                                                        m: usize,
-                                                        k: usize,
-                                                        n: usize,
-                                                        a: &[f32],
-                                                        b: &[f32],
-                                                        bias: &[f32],
-                                                        c: &mut [f32]|
-                 -> () {
-                    simd::matmul_bias::<$token, $mr, $nr, $nc>(
-                        s,
-                        m,
-                        k,
-                        n,
-                        a,
-                        b,
-                        bias,
-                        c,
-                        true,
-                        $sparse_below,
-                    )
-                })
+                self.matmul_bias_act(m, k, n, a, b, bias, c, true)
             }
             fn matmul_tn(&self, m: usize, k: usize, n: usize, a: &[f32], b: &[f32], c: &mut [f32]) {
                 enter!($token, $path, $features, self, |s,
