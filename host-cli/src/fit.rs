@@ -79,7 +79,6 @@ pub fn fit(
     // images through memory.
     let mut images: Vec<[u8; PIXELS]> = Vec::with_capacity(n);
     let mut labels: Vec<u8> = Vec::with_capacity(n);
-    let in_order: Vec<u32> = (0..n as u32).collect();
     for epoch in pos.epochs_done + 1..=cfg.epochs {
         order.clear();
         order.extend(0..n as u32);
@@ -90,14 +89,15 @@ pub fn fit(
         labels.clear();
         labels.extend(order.iter().map(|&i| all_labels[i as usize]));
         let mut bar = EpochBar::start(epoch, cfg.epochs, steps, pos.steps_done);
-        for (step, idx) in in_order
+        for (step, (imgs, labs)) in images
             .chunks(batch)
+            .zip(labels.chunks(batch))
             .enumerate()
             .skip(pos.steps_done as usize)
         {
             let global = u64::from(epoch - 1) * steps + step as u64;
             let noise = Noise::for_step(cfg.settings.seed, global);
-            let stats = trainer.step(model, &images, &labels, idx, noise)?;
+            let stats = trainer.step(model, imgs, labs, noise)?;
             if !stats.loss_sum.is_finite() {
                 bar.abandon();
                 bail!(
@@ -107,7 +107,7 @@ pub fn fit(
                     step + 1
                 );
             }
-            pos.running.add(stats.loss_sum, stats.correct, idx.len());
+            pos.running.add(stats.loss_sum, stats.correct, labs.len());
             pos.steps_done = step as u64 + 1;
             bar.update(pos.steps_done, pos.running.accuracy(), pos.running.loss());
             if cfg.interrupt.is_some_and(|f| f.load(Ordering::Relaxed)) && pos.steps_done < steps {

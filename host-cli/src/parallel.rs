@@ -95,18 +95,20 @@ impl ParallelTrainer {
         bytemuck::write_zeroes(&mut *self.adam);
     }
 
-    /// One Adam step on the samples `batch` (indices into `images`/`labels`).
+    /// One Adam step on the batch `images` with its `labels` (the same length, `1..=MAX_BATCH`).
     pub fn step(
         &mut self,
         model: &Model,
         images: &[[u8; PIXELS]],
         labels: &[u8],
-        batch: &[u32],
         noise: Noise,
     ) -> Result<StepStats> {
-        let n = batch.len();
+        let n = images.len();
         if n == 0 || n > MAX_BATCH {
             bail!("batch size {n} is outside 1..={MAX_BATCH}");
+        }
+        if labels.len() != n {
+            bail!("a batch of {n} images has {} labels", labels.len());
         }
         let used = n.div_ceil(SHARD);
         let scale = 1.0 / n as f32;
@@ -115,16 +117,14 @@ impl ParallelTrainer {
             .par_iter_mut()
             .enumerate()
             .try_for_each(|(k, sh)| -> Result<()> {
-                let lo = k * SHARD;
-                let idx = &batch[lo..n.min(lo + SHARD)];
-                for (i, &s) in idx.iter().enumerate() {
-                    let s = s as usize;
-                    to_input(&images[s], &mut sh.ws.input[i]);
-                    sh.ws.labels[i] = labels[s];
+                let (lo, hi) = (k * SHARD, n.min((k + 1) * SHARD));
+                for (dst, src) in sh.ws.input.iter_mut().zip(&images[lo..hi]) {
+                    to_input(src, dst);
                 }
+                sh.ws.labels[..hi - lo].copy_from_slice(&labels[lo..hi]);
                 let noise = noise.skip(lo as u32);
                 let (loss_sum, correct) =
-                    model.gradients(params, &mut sh.grads, &mut sh.ws, idx.len(), noise, scale)?;
+                    model.gradients(params, &mut sh.grads, &mut sh.ws, hi - lo, noise, scale)?;
                 sh.stats = StepStats { loss_sum, correct };
                 Ok(())
             })?;

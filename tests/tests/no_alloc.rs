@@ -6,7 +6,7 @@ mod support;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use flashnet::mnist::{Dataset, Images, Labels};
+use flashnet::mnist::{Dataset, Images, Labels, PIXELS};
 use flashnet::{Adam, Noise, tutorial};
 use flashnet_cli::parallel::{ParallelTrainer, Workers};
 use rand_core::SeedableRng;
@@ -48,23 +48,23 @@ fn training_steps_do_not_allocate() {
     let model = tutorial::model(0.2);
     let mut t = ParallelTrainer::new(Adam::default());
     t.init(&model, &mut rand_pcg::Pcg32::seed_from_u64(1));
-    let order: Vec<u32> = (0..set.len() as u32).collect();
     let workers = Workers::new(2).unwrap();
     let (images, labels) = (set.images.as_slice(), set.labels.as_slice());
     let counted = workers.run(|| {
-        let mut step = |i: usize, batch: &[u32]| {
-            t.step(&model, images, labels, batch, Noise::for_step(1, i as u64))
+        let mut step = |i: usize, (imgs, labs): (&[[u8; PIXELS]], &[u8])| {
+            t.step(&model, imgs, labs, Noise::for_step(1, i as u64))
                 .unwrap();
         };
         // Warm-up: the pool's queues and thread-locals settle during the first steps.
-        for (i, b) in order.chunks(32).enumerate() {
+        for (i, b) in images.chunks(32).zip(labels.chunks(32)).enumerate() {
             step(i, b);
         }
         let before = ALLOCATIONS.load(Ordering::SeqCst);
-        for (i, b) in order
+        for (i, b) in images
             .chunks(32)
-            .chain(order.chunks(48))
-            .chain(order[..7].chunks(7))
+            .zip(labels.chunks(32))
+            .chain(images.chunks(48).zip(labels.chunks(48)))
+            .chain(std::iter::once((&images[..7], &labels[..7])))
             .enumerate()
         {
             step(100 + i, b);
