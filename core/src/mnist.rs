@@ -222,20 +222,8 @@ impl<'a> Dataset<'a> {
     }
 }
 
-/// `p / 255` as Keras computes it (in `f64`, then rounded once to `f32`), for each byte value.
-pub static SCALE: [f32; 256] = {
-    let mut t = [0.0f32; 256];
-    let mut i = 0;
-    while i < 256 {
-        t[i] = (i as f64 / 255.0) as f32;
-        i += 1;
-    }
-    t
-};
-
-/// Writes one image, scaled to `[0, 1]`, into a model input.
+/// Writes one image, scaled to `[0, 1]` as Keras scales it (`p / 255`, rounded once to `f32`),
+/// into a model input.
 pub fn to_input(pixels: &[u8; PIXELS], out: &mut [[f32; SIDE]; SIDE]) {
-    for (o, &p) in out.as_flattened_mut().iter_mut().zip(pixels) {
-        *o = SCALE[usize::from(p)];
-    }
+    crate::kernels::bytes_to_unit(pixels, out.as_flattened_mut());
 }

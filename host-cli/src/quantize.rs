@@ -45,7 +45,8 @@ pub fn forward_f64(params: &tutorial::Params, pixels: &[u8; 784]) -> ([f64; 128]
     let mut h = d1.bias.map(f64::from);
     for (&p, row) in pixels.iter().zip(&d1.kernel) {
         if p != 0 {
-            let x = f64::from(flashnet::mnist::SCALE[usize::from(p)]);
+            // The f32 input the model sees (`p / 255` rounded to f32), widened.
+            let x = f64::from((f64::from(p) / 255.0) as f32);
             for (hj, &w) in h.iter_mut().zip(row) {
                 *hj += x * f64::from(w);
             }

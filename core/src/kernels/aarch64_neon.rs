@@ -44,6 +44,14 @@ impl Simd for Neon {
         unsafe { vld1q_f32(p) }
     }
     #[inline(always)]
+    unsafe fn load_bytes(self, p: *const u8) -> uint32x4_t {
+        // SAFETY: the caller guarantees 4 readable bytes at `p` (read unaligned).
+        let bytes = unsafe { core::ptr::read_unaligned(p.cast::<[u8; 4]>()) };
+        let lanes = bytes.map(u32::from);
+        // SAFETY: reads the 4 `u32` of a local array (NEON is enabled for the target).
+        unsafe { vld1q_u32(lanes.as_ptr()) }
+    }
+    #[inline(always)]
     unsafe fn store(self, p: *mut f32, v: float32x4_t) {
         // SAFETY: the caller guarantees 4 writable floats at `p`.
         unsafe { vst1q_f32(p, v) }

@@ -13,6 +13,7 @@
 //! | [`matmul_nt`] | `C[m×k] = A[m×n]·B[k×n]ᵀ` | Dense input gradient (`dY·Wᵀ`) |
 //! | [`column_sums`] | `out[n] = Σ_rows A[m×n]` | Dense bias gradient |
 //! | [`relu`], [`relu_backward`] | elementwise | ReLU |
+//! | [`bytes_to_unit`] | elementwise | 8-bit pixels to inputs (`÷255`) |
 //! | [`dropout_mask`], [`mul`] | elementwise | Dropout |
 //! | [`softmax`], [`softmax_cross_entropy`] | per row | Softmax, loss |
 //! | [`adam`], [`sgd`] | elementwise | optimizers |
@@ -98,6 +99,8 @@ pub trait Kernels: Sync {
     fn column_sums(&self, m: usize, n: usize, a: &[f32], out: &mut [f32]);
     /// See [`relu`].
     fn relu(&self, x: &mut [f32]);
+    /// See [`bytes_to_unit`].
+    fn bytes_to_unit(&self, src: &[u8], dst: &mut [f32]);
     /// See [`relu_backward`].
     fn relu_backward(&self, y: &[f32], dy: &[f32], dx: &mut [f32]);
     /// See [`mul`].
@@ -405,6 +408,12 @@ pub fn column_sums(m: usize, n: usize, a: &[f32], out: &mut [f32]) {
 /// `x = max(x, 0)` in place (`-0.0` and NaN become `+0.0`).
 pub fn relu(x: &mut [f32]) {
     dispatch!(relu(x))
+}
+
+/// `dst[i] = src[i] / 255` rounded once to `f32` (what Keras' `x / 255.0` gives after its cast
+/// to `float32`), over the shorter of the two slices: 8-bit pixels to model inputs.
+pub fn bytes_to_unit(src: &[u8], dst: &mut [f32]) {
+    dispatch!(bytes_to_unit(src, dst))
 }
 
 /// `dx = dy` where the ReLU output `y > 0`, else `0`.

@@ -49,6 +49,9 @@ impl Kernels for Portable {
     fn relu(&self, x: &mut [f32]) {
         relu(x)
     }
+    fn bytes_to_unit(&self, src: &[u8], dst: &mut [f32]) {
+        bytes_to_unit(src, dst)
+    }
     fn relu_backward(&self, y: &[f32], dy: &[f32], dx: &mut [f32]) {
         relu_backward(y, dy, dx)
     }
@@ -192,6 +195,13 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
 pub fn relu(x: &mut [f32]) {
     for v in x {
         *v = if *v > 0.0 { *v } else { 0.0 };
+    }
+}
+
+/// `dst[i] = src[i] / 255`, correctly rounded (IEEE division), over the shorter of the two.
+pub fn bytes_to_unit(src: &[u8], dst: &mut [f32]) {
+    for (o, &p) in dst.iter_mut().zip(src) {
+        *o = f32::from(p) / 255.0;
     }
 }
 

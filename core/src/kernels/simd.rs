@@ -60,6 +60,11 @@ pub(crate) trait Simd: Copy {
     /// # Safety
     /// `p..p + len` must be writable (nothing past it is touched).
     unsafe fn store_part(self, p: *mut f32, len: usize, v: Self::F);
+    /// Loads `LANES` bytes, each zero-extended to a `u32` lane.
+    ///
+    /// # Safety
+    /// `p..p + LANES` must be readable.
+    unsafe fn load_bytes(self, p: *const u8) -> Self::U;
 
     fn add(self, a: Self::F, b: Self::F) -> Self::F;
     fn sub(self, a: Self::F, b: Self::F) -> Self::F;
@@ -178,6 +183,27 @@ pub(crate) fn relu<S: Simd>(s: S, x: &mut [f32]) {
             st(s, p.add(i), w, s.select(s.gt(v, zero), v, zero));
         }
     });
+}
+
+/// `dst[i] = src[i] / 255` correctly rounded: `q = x·(1/255)`, then one FMA correction
+/// `q + (x − 255·q)·(1/255)`, which is exact for all 256 byte values (tested exhaustively).
+#[inline(always)]
+pub(crate) fn bytes_to_unit<S: Simd>(s: S, src: &[u8], dst: &mut [f32]) {
+    let len = src.len().min(dst.len());
+    let (inv, k255, zero) = (s.splat(1.0 / 255.0), s.splat(255.0), s.splat(0.0));
+    let (ps, pd) = (src.as_ptr(), dst.as_mut_ptr());
+    let mut i = 0;
+    while i + S::LANES <= len {
+        // SAFETY: `i + LANES ≤ len`, within both slices.
+        unsafe {
+            let x = s.i32_to_f32(s.load_bytes(ps.add(i)));
+            let q = s.mul(x, inv);
+            let r = s.fma(s.sub(zero, q), k255, x);
+            s.store(pd.add(i), s.fma(r, inv, q));
+        }
+        i += S::LANES;
+    }
+    super::portable::bytes_to_unit(&src[i..len], &mut dst[i..len]);
 }
 
 #[inline(always)]
@@ -1471,6 +1497,14 @@ macro_rules! impl_kernels {
             fn relu(&self, x: &mut [f32]) {
                 enter!($token, $path, $features, self, |s, x: &mut [f32]| -> () {
                     simd::relu(s, x)
+                })
+            }
+            fn bytes_to_unit(&self, src: &[u8], dst: &mut [f32]) {
+                enter!($token, $path, $features, self, |s,
+                                                        src: &[u8],
+                                                        dst: &mut [f32]|
+                 -> () {
+                    simd::bytes_to_unit(s, src, dst)
                 })
             }
             fn relu_backward(&self, y: &[f32], dy: &[f32], dx: &mut [f32]) {

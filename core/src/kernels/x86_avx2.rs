@@ -62,6 +62,11 @@ impl Simd for Avx2 {
         unsafe { _mm256_loadu_ps(p) }
     }
     #[inline(always)]
+    unsafe fn load_bytes(self, p: *const u8) -> __m256i {
+        // SAFETY: the caller guarantees 8 readable bytes at `p` (`vmovq` reads exactly 8).
+        unsafe { _mm256_cvtepu8_epi32(_mm_loadl_epi64(p.cast())) }
+    }
+    #[inline(always)]
     unsafe fn store(self, p: *mut f32, v: __m256) {
         // SAFETY: the caller guarantees 8 writable floats at `p` (unaligned store).
         unsafe { _mm256_storeu_ps(p, v) }

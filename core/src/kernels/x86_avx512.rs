@@ -73,6 +73,11 @@ impl Simd for Avx512 {
         unsafe { _mm512_loadu_ps(p) }
     }
     #[inline(always)]
+    unsafe fn load_bytes(self, p: *const u8) -> __m512i {
+        // SAFETY: the caller guarantees 16 readable bytes at `p` (unaligned 16-byte load).
+        unsafe { _mm512_cvtepu8_epi32(_mm_loadu_si128(p.cast())) }
+    }
+    #[inline(always)]
     unsafe fn store(self, p: *mut f32, v: __m512) {
         // SAFETY: the caller guarantees 16 writable floats at `p` (unaligned store).
         unsafe { _mm512_storeu_ps(p, v) }

@@ -5,7 +5,7 @@ use std::vec::Vec;
 
 use super::idx::idx_file;
 use crate::idx::{DType, IdxError};
-use crate::mnist::{CLASSES, Dataset, Images, Labels, MnistError, PIXELS, SCALE, SIDE, to_input};
+use crate::mnist::{CLASSES, Dataset, Images, Labels, MnistError, PIXELS, SIDE, to_input};
 
 fn images_file(count: u32, rows: u32, cols: u32) -> Vec<u8> {
     let data: Vec<u8> = (0..count * rows * cols).map(|i| (i % 251) as u8).collect();
@@ -141,7 +141,16 @@ fn to_input_scales_like_keras() {
     assert_eq!(flat[PIXELS - 1], (128.0f64 / 255.0) as f32);
     assert_eq!(out[27][27], flat[PIXELS - 1]);
     assert!(flat[3..PIXELS - 1].iter().all(|&v| v == 0.0));
-    for (i, &s) in SCALE.iter().enumerate() {
-        assert_eq!(s, (i as f64 / 255.0) as f32);
+    // Every byte value, at every position mod 16 (the SIMD paths' lanes and tails).
+    for shift in 0..16 {
+        let pixels: [u8; PIXELS] = core::array::from_fn(|i| ((i + shift) % 256) as u8);
+        to_input(&pixels, &mut out);
+        for (&p, &v) in pixels.iter().zip(out.as_flattened()) {
+            assert_eq!(
+                v.to_bits(),
+                ((f64::from(p) / 255.0) as f32).to_bits(),
+                "pixel {p}"
+            );
+        }
     }
 }

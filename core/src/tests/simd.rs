@@ -303,6 +303,22 @@ proptest! {
     }
 
     #[test]
+    fn bytes_to_unit_matches_portable_bitwise(
+        src in proptest::collection::vec(any::<u8>(), 0..200),
+        cut in 0usize..3,
+    ) {
+        // A shorter destination: the kernels convert the shortest, like portable's `zip`.
+        let short = src.len().saturating_sub(cut);
+        let mut want = std::vec![POISON; short + 3];
+        Portable.bytes_to_unit(&src, &mut want[..short]);
+        for kern in simd_paths() {
+            let mut got = std::vec![POISON; short + 3];
+            kern.bytes_to_unit(&src, &mut got[..short]);
+            assert_bitwise("bytes_to_unit", kern.path(), &got, &want)?;
+        }
+    }
+
+    #[test]
     fn adam_matches_portable_bitwise(
         (w, g, m, v) in (0usize..150).prop_flat_map(|len| (
             proptest::collection::vec(-2.0f32..2.0, len),
@@ -612,4 +628,24 @@ fn free_functions_use_the_active_path() {
     portable::matmul_bias(3, 20, 9, &a, &b, &bias, &mut want);
     // Small integers: exact on every path.
     assert_eq!(x, want);
+}
+
+/// `p / 255` rounded once to `f32` (Keras' `x / 255.0` in `f64`, then cast) for every byte
+/// value, on every path, at every start offset within a vector (full vectors and tails).
+#[test]
+fn bytes_to_unit_is_exact_for_every_byte() {
+    let bytes: Vec<u8> = (0..=255u8).chain(0..=255).collect();
+    let mut paths = simd_paths();
+    paths.push(&Portable);
+    for kern in paths {
+        for off in 0..17 {
+            let src = &bytes[off..];
+            let mut out = std::vec![POISON; src.len()];
+            kern.bytes_to_unit(src, &mut out);
+            for (&p, &v) in src.iter().zip(&out) {
+                let want = (f64::from(p) / 255.0) as f32;
+                assert_eq!(v.to_bits(), want.to_bits(), "{}: {p} / 255", kern.path());
+            }
+        }
+    }
 }
