@@ -48,6 +48,10 @@
 use core::fmt;
 
 pub mod portable;
+#[cfg(any(
+    all(target_arch = "x86_64", target_feature = "sse2"),
+    all(target_arch = "aarch64", target_feature = "neon")
+))]
 mod simd;
 
 #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
