@@ -31,12 +31,6 @@ fn images(n: usize, rng: &mut Pcg32) -> Vec<[u8; 784]> {
         .collect()
 }
 
-/// Prefetches batch `i` of `imgs` (as the CLI does for the next batch while one is evaluated).
-fn prefetch_batch(imgs: &[[u8; 784]], i: usize) {
-    let n = imgs.len();
-    kernels::prefetch(imgs[n.min(i * EVAL_BATCH)..n.min((i + 1) * EVAL_BATCH)].as_flattened());
-}
-
 fn bench(c: &mut Criterion) {
     let mut rng = Pcg32::seed_from_u64(3);
     let model = tutorial::model(tutorial::DROPOUT);
@@ -76,11 +70,10 @@ fn bench(c: &mut Criterion) {
         g.bench_function(format!("predict_10k/{path}"), |b| {
             b.iter(|| {
                 let mut top = 0.0f32;
-                for (i, batch) in imgs.chunks(EVAL_BATCH).enumerate() {
+                for batch in imgs.chunks(EVAL_BATCH) {
                     for (dst, src) in eval.input.iter_mut().zip(batch) {
                         to_input(src, dst);
                     }
-                    prefetch_batch(&imgs, i + 1);
                     top += model.predict(&t.params, &mut eval, batch.len()).unwrap()[0][0];
                 }
                 top
@@ -90,12 +83,10 @@ fn bench(c: &mut Criterion) {
         g.bench_function(format!("evaluate_10k/{path}"), |b| {
             b.iter(|| {
                 let mut m = Metrics::default();
-                let batches = imgs.chunks(EVAL_BATCH).zip(labels.chunks(EVAL_BATCH));
-                for (i, (batch, labs)) in batches.enumerate() {
+                for (batch, labs) in imgs.chunks(EVAL_BATCH).zip(labels.chunks(EVAL_BATCH)) {
                     for (dst, src) in eval.input.iter_mut().zip(batch) {
                         to_input(src, dst);
                     }
-                    prefetch_batch(&imgs, i + 1);
                     eval.labels[..labs.len()].copy_from_slice(labs);
                     model
                         .evaluate(&t.params, &mut eval, batch.len(), &mut m)

@@ -5,9 +5,9 @@
 //! ([`crate::parallel::ParallelTrainer::evaluate`]): both give the same bits.
 
 use anyhow::{Result, ensure};
+use flashnet::Metrics;
 use flashnet::mnist::{Dataset, PIXELS, to_input};
 use flashnet::tutorial::{InferenceWorkspace, Model, Params};
-use flashnet::{Metrics, kernels};
 
 use crate::parallel::{MAX_SHARDS, SHARD};
 
@@ -45,14 +45,11 @@ pub fn evaluate_part<const B: usize>(
         "internal error: a workspace of {B} samples, {SHARD} needed"
     );
     let mut metrics = Metrics::default();
-    for (b, (imgs, labs)) in images.chunks(SHARD).zip(labels.chunks(SHARD)).enumerate() {
+    for (imgs, labs) in images.chunks(SHARD).zip(labels.chunks(SHARD)) {
         for (dst, src) in ws.input.iter_mut().zip(imgs) {
             to_input(src, dst);
         }
         ws.labels[..labs.len()].copy_from_slice(labs);
-        // The next batch's pixels come from memory while this one is evaluated.
-        let next = images.len().min((b + 1) * SHARD)..images.len().min((b + 2) * SHARD);
-        kernels::prefetch(images[next].as_flattened());
         model.evaluate(params, ws, labs.len(), &mut metrics)?;
     }
     Ok(metrics)

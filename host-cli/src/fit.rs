@@ -12,7 +12,7 @@ use flashnet::init::shuffle;
 use flashnet::mnist::{Dataset, PIXELS};
 use flashnet::noise::splitmix64;
 use flashnet::tutorial::Model;
-use flashnet::{EpochRecord, Metrics, Noise, kernels};
+use flashnet::{EpochRecord, Metrics, Noise};
 use rand_core::SeedableRng;
 use rand_pcg::Pcg32;
 
@@ -97,9 +97,6 @@ pub fn fit(
         {
             let global = u64::from(epoch - 1) * steps + step as u64;
             let noise = Noise::for_step(cfg.settings.seed, global);
-            // The next batch's pixels come from memory during this step.
-            let next = n.min((step + 1) * batch)..n.min((step + 2) * batch);
-            kernels::prefetch(images[next].as_flattened());
             let stats = trainer.step(model, imgs, labs, noise)?;
             if !stats.loss_sum.is_finite() {
                 bar.abandon();

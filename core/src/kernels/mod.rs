@@ -48,7 +48,6 @@
 use core::fmt;
 
 pub mod portable;
-mod prefetch;
 #[cfg(any(
     all(target_arch = "x86_64", target_feature = "sse2"),
     all(target_arch = "aarch64", target_feature = "neon")
@@ -64,7 +63,6 @@ pub mod x86_avx512;
 pub mod aarch64_neon;
 
 pub use portable::{argmax, dropout_scale, dropout_threshold};
-pub use prefetch::prefetch;
 
 /// One implementation of every kernel: [`portable::Portable`], `x86_avx2::Avx2`,
 /// `x86_avx512::Avx512`, `aarch64_neon::Neon`. A value of an architecture's type exists only on
