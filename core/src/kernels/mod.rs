@@ -1,7 +1,7 @@
 //! The numeric kernels behind every layer: the only place in flashnet that touches raw loops.
 //!
 //! Layers see these shapes through one small interface (free functions on row-major `f32`
-//! slices with explicit `m, k, n`); each architecture-specific path implements the same
+//! slices with explicit `m, k, n`, and 8-bit pixels in); each architecture-specific path implements the same
 //! contract ([`Kernels`]) and is tested against [`portable`], the reference implementation and
 //! test oracle.
 //!
@@ -18,8 +18,9 @@
 //! | [`softmax`], [`softmax_cross_entropy`] | per row | Softmax, loss |
 //! | [`adam`], [`sgd`] | elementwise | optimizers |
 //!
-//! Every function panics if a slice is shorter than its shape says (a programming error in the
-//! caller, never reachable from data: the layers derive all shapes from const generics).
+//! The shaped kernels (matmuls, `column_sums`, `softmax*`) panic if a slice is shorter than its
+//! shape says (a programming error in the caller, never reachable from data: the layers derive
+//! all shapes from const generics); the elementwise ones work over the shortest of their slices.
 //!
 //! # Paths
 //!

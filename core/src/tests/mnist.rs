@@ -141,7 +141,7 @@ fn to_input_scales_like_keras() {
     assert_eq!(flat[PIXELS - 1], (128.0f64 / 255.0) as f32);
     assert_eq!(out[27][27], flat[PIXELS - 1]);
     assert!(flat[3..PIXELS - 1].iter().all(|&v| v == 0.0));
-    // Every byte value, at every position mod 16 (the SIMD paths' lanes and tails).
+    // Every byte value, at every position mod 16 (every lane of the SIMD paths' vectors).
     for shift in 0..16 {
         let pixels: [u8; PIXELS] = core::array::from_fn(|i| ((i + shift) % 256) as u8);
         to_input(&pixels, &mut out);

@@ -305,15 +305,18 @@ proptest! {
     #[test]
     fn bytes_to_unit_matches_portable_bitwise(
         src in proptest::collection::vec(any::<u8>(), 0..200),
-        cut in 0usize..3,
+        delta in -2isize..3,
     ) {
-        // A shorter destination: the kernels convert the shortest, like portable's `zip`.
-        let short = src.len().saturating_sub(cut);
-        let mut want = std::vec![POISON; short + 3];
-        Portable.bytes_to_unit(&src, &mut want[..short]);
+        // A shorter or longer destination: the kernels convert over the shorter slice, like
+        // portable's `zip`, and leave the rest of the destination (and what lies beyond) alone.
+        let dst_len = src.len().saturating_add_signed(delta);
+        let mut want = std::vec![POISON; dst_len + 3];
+        Portable.bytes_to_unit(&src, &mut want[..dst_len]);
+        let done = src.len().min(dst_len);
+        prop_assert!(want[done..].iter().all(|v| v.to_bits() == POISON.to_bits()));
         for kern in simd_paths() {
-            let mut got = std::vec![POISON; short + 3];
-            kern.bytes_to_unit(&src, &mut got[..short]);
+            let mut got = std::vec![POISON; dst_len + 3];
+            kern.bytes_to_unit(&src, &mut got[..dst_len]);
             assert_bitwise("bytes_to_unit", kern.path(), &got, &want)?;
         }
     }
