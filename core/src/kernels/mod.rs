@@ -8,7 +8,7 @@
 //! | kernel | shape | used by |
 //! |---|---|---|
 //! | [`matmul_bias`] | `C[m×n] = A[m×k]·B[k×n] + bias[n]` | Dense forward (`X·W + b`) |
-//! | [`matmul_bias_relu`] | `max(A·B + bias, 0)` | fused Dense + ReLU (inference) |
+//! | [`matmul_bias_relu`] | `max(A·B + bias, 0)` | fused Dense + ReLU, for callers (¹) |
 //! | [`matmul_tn`] | `C[k×n] = A[m×k]ᵀ·B[m×n]` | Dense weight gradient (`Xᵀ·dY`) |
 //! | [`matmul_nt`] | `C[m×k] = A[m×n]·B[k×n]ᵀ` | Dense input gradient (`dY·Wᵀ`) |
 //! | [`column_sums`] | `out[n] = Σ_rows A[m×n]` | Dense bias gradient |
@@ -17,6 +17,10 @@
 //! | [`dropout_mask`], [`mul`] | elementwise | Dropout |
 //! | [`softmax`], [`softmax_cross_entropy`] | per row | Softmax, loss |
 //! | [`adam`], [`sgd`] | elementwise | optimizers |
+//!
+//! (¹) The layer chain keeps ReLU a layer of its own (`Relu<N>` after `Dense`); its separate
+//! pass (a copy and a `relu`) is 1.4% of a 10,000-image inference by `perf`, so the chain does
+//! not fuse it.
 //!
 //! The shaped kernels (matmuls, `column_sums`, `softmax*`) panic if a slice is shorter than its
 //! shape says (a programming error in the caller, never reachable from data: the layers derive
