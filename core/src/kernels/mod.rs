@@ -1,9 +1,9 @@
 //! The numeric kernels behind every layer: the only place in flashnet that touches raw loops.
 //!
 //! Layers see these shapes through one small interface (free functions on row-major `f32`
-//! slices with explicit `m, k, n`, and 8-bit pixels in); each architecture-specific path implements the same
-//! contract ([`Kernels`]) and is tested against [`portable`], the reference implementation and
-//! test oracle.
+//! slices with explicit `m, k, n`, and 8-bit pixels in); each architecture-specific path
+//! implements the same contract ([`Kernels`]) and is tested against [`portable`], the reference
+//! implementation and test oracle.
 //!
 //! | kernel | shape | used by |
 //! |---|---|---|
