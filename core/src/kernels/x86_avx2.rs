@@ -217,6 +217,8 @@ impl Simd for Avx2 {
     fn i32_to_f32(self, a: __m256i) -> __m256 {
         avx!(_mm256_cvtepi32_ps(a))
     }
+
+    simd::impl_blocked!(isolated, Avx2, "avx2,fma");
 }
 
 /// Lanes `< len` all ones (the mask of `vmaskmovps`).
