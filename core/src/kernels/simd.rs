@@ -120,8 +120,8 @@ pub(crate) trait Simd: Copy {
     /// `i32 as f32`.
     fn i32_to_f32(self, a: Self::U) -> Self::F;
 
-    /// [`blocked`] compiled for this instruction set as a function of its own (see
-    /// [`impl_blocked`]).
+    /// [`blocked`] for this instruction set, inlined or isolated in a `#[target_feature]`
+    /// function of its own (see [`impl_blocked`]).
     ///
     /// # Safety
     /// As [`blocked`].
@@ -982,9 +982,13 @@ pub(crate) unsafe fn blocked<S: Simd, const MR: usize, const NR: usize>(
 ///
 /// AVX2 is isolated: inlined into a whole matmul, its tiles shared the 16 `ymm` registers with
 /// constants hoisted from the surrounding code and spilled a third of their accumulators to the
-/// stack (forward product 39% of peak inlined, 85–90% isolated; weight gradient 45% against
-/// 75%). With 32 registers (AVX-512, NEON) nothing spills, and isolating halved AVX-512's
-/// weight gradient (its short 32-step tiles lose the constants the inlined code folds in).
+/// stack (forward product 38–39% of peak inlined, 81–86% isolated; weight gradient 43–45%
+/// against 73–74%; README → Performance). With 32 registers (AVX-512, NEON) nothing spills,
+/// and isolating halved AVX-512's weight gradient in an A/B run (its short 32-step tiles lose
+/// the constants the inlined code folds in).
+///
+/// `isolated` requires `$features` to be implied by the existence of a `$token` (its
+/// constructor checks them): the same string the token's `impl_kernels!` uses.
 macro_rules! impl_blocked {
     (inline) => {
         #[inline(always)]
