@@ -209,8 +209,6 @@ impl Simd for Neon {
     fn i32_to_f32(self, a: uint32x4_t) -> float32x4_t {
         neon!(vcvtq_f32_s32(vreinterpretq_s32_u32(a)))
     }
-
-    simd::impl_blocked!(inline);
 }
 
 impl_kernels!(

@@ -120,12 +120,13 @@ pub(crate) trait Simd: Copy {
     /// `i32 as f32`.
     fn i32_to_f32(self, a: Self::U) -> Self::F;
 
-    /// [`blocked`] for this instruction set, inlined or isolated in a `#[target_feature]`
-    /// function of its own (see [`impl_blocked`]).
+    /// [`blocked`] for this instruction set: inlined into the caller by default, or isolated in
+    /// a `#[target_feature]` function of its own ([`impl_isolated_blocked`]).
     ///
     /// # Safety
     /// As [`blocked`].
     #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
     unsafe fn blocked<const MR: usize, const NR: usize>(
         self,
         walk: Walk,
@@ -142,7 +143,28 @@ pub(crate) trait Simd: Copy {
         ldc: usize,
         relu: bool,
         no_zeros: bool,
-    );
+    ) {
+        // SAFETY: forwarded caller's contract.
+        unsafe {
+            blocked::<Self, MR, NR>(
+                self,
+                walk,
+                rows,
+                cols,
+                steps,
+                a,
+                a_row_stride,
+                a_step_stride,
+                b,
+                ldb,
+                bias,
+                c,
+                ldc,
+                relu,
+                no_zeros,
+            )
+        }
+    }
 }
 
 /// `n` checked to fit the product `a·b` (which the slices must cover).
@@ -977,8 +999,8 @@ pub(crate) unsafe fn blocked<S: Simd, const MR: usize, const NR: usize>(
     }
 }
 
-/// Implements [`Simd::blocked`]: `inline`, or `isolated` as a `#[target_feature]`,
-/// never-inlined function, so that the register allocator sees the tile loops alone.
+/// Overrides [`Simd::blocked`] with a `#[target_feature]`, never-inlined function, so that the
+/// register allocator sees the tile loops alone.
 ///
 /// AVX2 is isolated: inlined into a whole matmul, its tiles shared the 16 `ymm` registers with
 /// constants hoisted from the surrounding code and spilled a third of their accumulators to the
@@ -987,51 +1009,11 @@ pub(crate) unsafe fn blocked<S: Simd, const MR: usize, const NR: usize>(
 /// and isolating halved AVX-512's weight gradient in an A/B run (its short 32-step tiles lose
 /// the constants the inlined code folds in).
 ///
-/// `isolated` requires `$features` to be implied by the existence of a `$token` (its
-/// constructor checks them): the same string the token's `impl_kernels!` uses.
-macro_rules! impl_blocked {
-    (inline) => {
-        #[inline(always)]
-        unsafe fn blocked<const MR: usize, const NR: usize>(
-            self,
-            walk: super::simd::Walk,
-            rows: usize,
-            cols: usize,
-            steps: usize,
-            a: *const f32,
-            a_row_stride: usize,
-            a_step_stride: usize,
-            b: *const f32,
-            ldb: usize,
-            bias: *const f32,
-            c: *mut f32,
-            ldc: usize,
-            relu: bool,
-            no_zeros: bool,
-        ) {
-            // SAFETY: forwarded caller's contract.
-            unsafe {
-                super::simd::blocked::<Self, MR, NR>(
-                    self,
-                    walk,
-                    rows,
-                    cols,
-                    steps,
-                    a,
-                    a_row_stride,
-                    a_step_stride,
-                    b,
-                    ldb,
-                    bias,
-                    c,
-                    ldc,
-                    relu,
-                    no_zeros,
-                )
-            }
-        }
-    };
-    (isolated, $token:ty, $features:literal) => {
+/// `$features` must be implied by the existence of a `$token` (its constructor checks them):
+/// the same string the token's `impl_kernels!` uses.
+#[cfg(target_arch = "x86_64")]
+macro_rules! impl_isolated_blocked {
+    ($token:ty, $features:literal) => {
         #[inline(always)]
         unsafe fn blocked<const MR: usize, const NR: usize>(
             self,
@@ -1115,7 +1097,8 @@ macro_rules! impl_blocked {
         }
     };
 }
-pub(crate) use impl_blocked;
+#[cfg(target_arch = "x86_64")]
+pub(crate) use impl_isolated_blocked;
 
 /// Nonzero bits of the `len ≤ 64` floats at `p`.
 ///

@@ -219,7 +219,7 @@ impl Simd for Avx2 {
         avx!(_mm256_cvtepi32_ps(a))
     }
 
-    simd::impl_blocked!(isolated, Avx2, "avx2,fma");
+    simd::impl_isolated_blocked!(Avx2, "avx2,fma");
 }
 
 /// Lanes `< len` all ones (the mask of `vmaskmovps`).

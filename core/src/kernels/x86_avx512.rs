@@ -226,8 +226,6 @@ impl Simd for Avx512 {
     fn i32_to_f32(self, a: __m512i) -> __m512 {
         avx512!(_mm512_cvtepi32_ps(a))
     }
-
-    simd::impl_blocked!(inline);
 }
 
 impl_kernels!(
