@@ -1000,20 +1000,26 @@ pub(crate) unsafe fn blocked<S: Simd, const MR: usize, const NR: usize>(
 }
 
 /// Overrides [`Simd::blocked`] with a `#[target_feature]`, never-inlined function, so that the
-/// register allocator sees the tile loops alone.
+/// register allocator sees the tile loops alone; `|walk| cond` isolates only the walks for
+/// which `cond` holds and inlines the others.
 ///
-/// AVX2 is isolated: inlined into a whole matmul, its tiles shared the 16 `ymm` registers with
-/// constants hoisted from the surrounding code and spilled a third of their accumulators to the
-/// stack (forward product 38–39% of peak inlined, 81–86% isolated; weight gradient 43–45%
-/// against 73–74%; README → Performance). With 32 registers (AVX-512, NEON) nothing spills,
-/// and isolating halved AVX-512's weight gradient in an A/B run (its short 32-step tiles lose
-/// the constants the inlined code folds in).
+/// AVX2 isolates both walks: inlined into a whole matmul, its tiles shared the 16 `ymm`
+/// registers with constants hoisted from the surrounding code and spilled a third of their
+/// accumulators to the stack (forward product 38–39% of peak inlined, 81–86% isolated; weight
+/// gradient 43–45% against 73–74%; README → Performance). AVX-512 isolates the forward walk
+/// ([`Walk::Rows`]) only: with 32 registers its tiles did not spill, but any change to
+/// `matmul_bias` around them (a cheaper nonzero count) could make them spill; isolating its
+/// weight-gradient walk halved it in an A/B run (the short 32-step tiles lose the constants
+/// the inlined code folds in).
 ///
 /// `$features` must be implied by the existence of a `$token` (its constructor checks them):
 /// the same string the token's `impl_kernels!` uses.
 #[cfg(target_arch = "x86_64")]
 macro_rules! impl_isolated_blocked {
     ($token:ty, $features:literal) => {
+        $crate::kernels::simd::impl_isolated_blocked!($token, $features, |_walk| true);
+    };
+    ($token:ty, $features:literal, |$w:ident| $isolate:expr) => {
         #[inline(always)]
         unsafe fn blocked<const MR: usize, const NR: usize>(
             self,
@@ -1072,6 +1078,29 @@ macro_rules! impl_isolated_blocked {
                         no_zeros,
                     )
                 }
+            }
+            let $w = walk;
+            if !$isolate {
+                // SAFETY: the caller's contract.
+                return unsafe {
+                    super::simd::blocked::<$token, MR, NR>(
+                        self,
+                        walk,
+                        rows,
+                        cols,
+                        steps,
+                        a,
+                        a_row_stride,
+                        a_step_stride,
+                        b,
+                        ldb,
+                        bias,
+                        c,
+                        ldc,
+                        relu,
+                        no_zeros,
+                    )
+                };
             }
             // SAFETY: a token exists only when the CPU supports `$features`; the rest is the
             // caller's contract.
@@ -1227,6 +1256,15 @@ unsafe fn sparse_rows<S: Simd, const NC: usize>(
     }
 }
 
+/// Nonzeros of `x`, counted in `u32` lanes (a compare and a subtract per vector; counting in
+/// `usize` made the compiler widen every compare to 64-bit lanes).
+#[inline(always)]
+fn count_nonzeros(x: &[f32]) -> usize {
+    x.chunks(1 << 30)
+        .map(|c| c.iter().map(|&v| u32::from(v != 0.0)).sum::<u32>() as usize)
+        .sum()
+}
+
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 pub(crate) fn matmul_bias<S: Simd, const MR: usize, const NR: usize, const NC: usize>(
@@ -1250,7 +1288,7 @@ pub(crate) fn matmul_bias<S: Simd, const MR: usize, const NR: usize, const NC: u
     // Blocks of MR rows go dense or sparse by their share of nonzeros; consecutive sparse
     // blocks run together, so that the sparse kernel reuses B across all of their rows.
     // Nonzeros of a block: a vectorizable pass, ~1% of a dense tile's work.
-    let nnz = |i: usize, mr: usize| a[i * k..(i + mr) * k].iter().filter(|&&x| x != 0.0).count();
+    let nnz = |i: usize, mr: usize| count_nonzeros(&a[i * k..(i + mr) * k]);
     let sparse = |nnz: usize, mr: usize| (nnz as f32) < sparse_below * (mr * k) as f32;
     let mut i = 0;
     while i < m {

@@ -226,6 +226,7 @@ impl Simd for Avx512 {
     fn i32_to_f32(self, a: __m512i) -> __m512 {
         avx512!(_mm512_cvtepi32_ps(a))
     }
+    simd::impl_isolated_blocked!(Avx512, "avx512f,avx2,fma", |walk| walk == simd::Walk::Rows);
 }
 
 impl_kernels!(
