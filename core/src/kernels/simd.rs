@@ -125,45 +125,10 @@ pub(crate) trait Simd: Copy {
     ///
     /// # Safety
     /// As [`blocked`].
-    #[allow(clippy::too_many_arguments)]
     #[inline(always)]
-    unsafe fn blocked<const MR: usize, const NR: usize>(
-        self,
-        walk: Walk,
-        rows: usize,
-        cols: usize,
-        steps: usize,
-        a: *const f32,
-        a_row_stride: usize,
-        a_step_stride: usize,
-        b: *const f32,
-        ldb: usize,
-        bias: *const f32,
-        c: *mut f32,
-        ldc: usize,
-        relu: bool,
-        no_zeros: bool,
-    ) {
+    unsafe fn blocked<const MR: usize, const NR: usize>(self, p: &Blocked) {
         // SAFETY: forwarded caller's contract.
-        unsafe {
-            blocked::<Self, MR, NR>(
-                self,
-                walk,
-                rows,
-                cols,
-                steps,
-                a,
-                a_row_stride,
-                a_step_stride,
-                b,
-                ldb,
-                bias,
-                c,
-                ldc,
-                relu,
-                no_zeros,
-            )
-        }
+        unsafe { blocked::<Self, MR, NR>(self, p) }
     }
 }
 
@@ -934,31 +899,56 @@ fn col_block<S: Simd>(cols: usize, j: usize, max_v: usize) -> (usize, usize, usi
     (nv, width, width - (nv - 1) * S::LANES)
 }
 
+/// The operands of a blocked product `C[rows×cols] (+)= Σ_q a(r,q)·B[q][..]` ([`blocked`]).
+#[derive(Clone, Copy)]
+pub(crate) struct Blocked {
+    /// How `A` is walked: the tile kind.
+    pub walk: Walk,
+    pub rows: usize,
+    pub cols: usize,
+    pub steps: usize,
+    /// `a(r, q)` is at `a + r·a_row_stride + q·a_step_stride`.
+    pub a: *const f32,
+    pub a_row_stride: usize,
+    pub a_step_stride: usize,
+    /// Row `q` of `B` starts at `b + q·ldb`.
+    pub b: *const f32,
+    pub ldb: usize,
+    /// `bias[..cols]` initializes every row of `C`; null: `C` starts at zero.
+    pub bias: *const f32,
+    /// Row `r` of `C` starts at `c + r·ldc`.
+    pub c: *mut f32,
+    pub ldc: usize,
+    /// ReLU applied to `C` on store.
+    pub relu: bool,
+    /// `A` (as walked) holds no zero: the tiles skip looking for them.
+    pub no_zeros: bool,
+}
+
 /// Generic blocked product `C[rows×cols] (+)= Σ_q a(r,q)·B[q][..]`: row blocks of `MR`, column
 /// blocks of `NR` vectors (full), then narrower column blocks for the rest.
 ///
 /// # Safety
 /// All of `A` (as walked), `B[q·ldb .. q·ldb + cols]` for `q < steps`, `bias[..cols]` (if not
 /// null) readable; `C[r·ldc .. r·ldc + cols]` writable for `r < rows`.
-#[allow(clippy::too_many_arguments)]
 #[inline(always)]
-pub(crate) unsafe fn blocked<S: Simd, const MR: usize, const NR: usize>(
-    s: S,
-    walk: Walk,
-    rows: usize,
-    cols: usize,
-    steps: usize,
-    a: *const f32,
-    a_row_stride: usize,
-    a_step_stride: usize,
-    b: *const f32,
-    ldb: usize,
-    bias: *const f32,
-    c: *mut f32,
-    ldc: usize,
-    relu: bool,
-    no_zeros: bool,
-) {
+pub(crate) unsafe fn blocked<S: Simd, const MR: usize, const NR: usize>(s: S, p: &Blocked) {
+    let Blocked {
+        walk,
+        rows,
+        cols,
+        steps,
+        a,
+        a_row_stride,
+        a_step_stride,
+        b,
+        ldb,
+        bias,
+        c,
+        ldc,
+        relu,
+        no_zeros,
+    } = *p;
     let mut j = 0;
     while j < cols {
         let (nv, width, last) = col_block::<S>(cols, j, NR);
@@ -1021,107 +1011,21 @@ macro_rules! impl_isolated_blocked {
     };
     ($token:ty, $features:literal, |$w:ident| $isolate:expr) => {
         #[inline(always)]
-        unsafe fn blocked<const MR: usize, const NR: usize>(
-            self,
-            walk: super::simd::Walk,
-            rows: usize,
-            cols: usize,
-            steps: usize,
-            a: *const f32,
-            a_row_stride: usize,
-            a_step_stride: usize,
-            b: *const f32,
-            ldb: usize,
-            bias: *const f32,
-            c: *mut f32,
-            ldc: usize,
-            relu: bool,
-            no_zeros: bool,
-        ) {
+        unsafe fn blocked<const MR: usize, const NR: usize>(self, p: &super::simd::Blocked) {
             #[target_feature(enable = $features)]
             #[inline(never)]
-            #[allow(clippy::too_many_arguments)]
-            unsafe fn run<const MR: usize, const NR: usize>(
-                s: $token,
-                walk: super::simd::Walk,
-                rows: usize,
-                cols: usize,
-                steps: usize,
-                a: *const f32,
-                a_row_stride: usize,
-                a_step_stride: usize,
-                b: *const f32,
-                ldb: usize,
-                bias: *const f32,
-                c: *mut f32,
-                ldc: usize,
-                relu: bool,
-                no_zeros: bool,
-            ) {
+            unsafe fn run<const MR: usize, const NR: usize>(s: $token, p: &super::simd::Blocked) {
                 // SAFETY: forwarded caller's contract.
-                unsafe {
-                    super::simd::blocked::<$token, MR, NR>(
-                        s,
-                        walk,
-                        rows,
-                        cols,
-                        steps,
-                        a,
-                        a_row_stride,
-                        a_step_stride,
-                        b,
-                        ldb,
-                        bias,
-                        c,
-                        ldc,
-                        relu,
-                        no_zeros,
-                    )
-                }
+                unsafe { super::simd::blocked::<$token, MR, NR>(s, p) }
             }
-            let $w = walk;
-            if !$isolate {
+            let $w = p.walk;
+            if $isolate {
+                // SAFETY: a token exists only when the CPU supports `$features`; the rest is
+                // the caller's contract.
+                unsafe { run::<MR, NR>(self, p) }
+            } else {
                 // SAFETY: the caller's contract.
-                return unsafe {
-                    super::simd::blocked::<$token, MR, NR>(
-                        self,
-                        walk,
-                        rows,
-                        cols,
-                        steps,
-                        a,
-                        a_row_stride,
-                        a_step_stride,
-                        b,
-                        ldb,
-                        bias,
-                        c,
-                        ldc,
-                        relu,
-                        no_zeros,
-                    )
-                };
-            }
-            // SAFETY: a token exists only when the CPU supports `$features`; the rest is the
-            // caller's contract.
-            unsafe {
-                run::<MR, NR>(
-                    self,
-                    walk,
-                    rows,
-                    cols,
-                    steps,
-                    a,
-                    a_row_stride,
-                    a_step_stride,
-                    b,
-                    ldb,
-                    bias,
-                    c,
-                    ldc,
-                    relu,
-                    no_zeros,
-                )
+                unsafe { super::simd::blocked::<$token, MR, NR>(self, p) }
             }
         }
     };
@@ -1320,22 +1224,22 @@ pub(crate) fn matmul_bias<S: Simd, const MR: usize, const NR: usize, const NC: u
         } else {
             // SAFETY: rows `i..i + mr` of A and C, all of B and bias: the slices checked above.
             unsafe {
-                s.blocked::<MR, NR>(
-                    Walk::Rows,
-                    mr,
-                    n,
-                    k,
-                    pa.add(i * k),
-                    k,
-                    1,
-                    pb,
-                    n,
-                    pbias,
-                    pc.add(i * n),
-                    n,
+                s.blocked::<MR, NR>(&Blocked {
+                    walk: Walk::Rows,
+                    rows: mr,
+                    cols: n,
+                    steps: k,
+                    a: pa.add(i * k),
+                    a_row_stride: k,
+                    a_step_stride: 1,
+                    b: pb,
+                    ldb: n,
+                    bias: pbias,
+                    c: pc.add(i * n),
+                    ldc: n,
                     relu,
-                    count == mr * k,
-                );
+                    no_zeros: count == mr * k,
+                });
             }
             i += mr;
         }
@@ -1460,22 +1364,22 @@ pub(crate) fn matmul_tn<S: Simd, const MR: usize, const NR: usize, const NC: usi
             if (nnz as f32) < sparse_below * (pcn * m) as f32 {
                 sparse_outer::<S, NC>(s, pcn, m, n, pa.add(p), k, pb, n, pc.add(p * n), n);
             } else {
-                s.blocked::<MR, NR>(
-                    Walk::Cols,
-                    pcn,
-                    n,
-                    m,
-                    pa.add(p),
-                    1,
-                    k,
-                    pb,
-                    n,
-                    core::ptr::null(),
-                    pc.add(p * n),
-                    n,
-                    false,
-                    false,
-                );
+                s.blocked::<MR, NR>(&Blocked {
+                    walk: Walk::Cols,
+                    rows: pcn,
+                    cols: n,
+                    steps: m,
+                    a: pa.add(p),
+                    a_row_stride: 1,
+                    a_step_stride: k,
+                    b: pb,
+                    ldb: n,
+                    bias: core::ptr::null(),
+                    c: pc.add(p * n),
+                    ldc: n,
+                    relu: false,
+                    no_zeros: false,
+                });
             }
         }
         p += pcn;
