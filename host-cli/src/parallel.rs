@@ -22,7 +22,7 @@ use crate::eval;
 pub const SHARD: usize = 16;
 /// Shards of the largest batch.
 pub const MAX_SHARDS: usize = MAX_BATCH / SHARD;
-/// Scalars per chunk of the parallel Adam update.
+/// The parallel Adam update splits each tensor at multiples of this many scalars.
 const CHUNK: usize = 4096;
 
 /// One shard's gradient and activations.
@@ -151,34 +151,15 @@ impl ParallelTrainer {
             }
             let grads = &grads[..used];
             let (w, m, v) = (self.params.tensor_mut(t), m.tensor_mut(t), v.tensor_mut(t));
-            // Adam on `w[lo..]` etc., `CHUNK` scalars at a time (the shard sum on the stack).
+            // Adam on `w[lo..]` etc., the shards' gradients summed in order inside the kernel.
             let part = |lo: usize, w: &mut [f32], m: &mut [f32], v: &mut [f32]| {
-                let mut g = [0.0f32; CHUNK];
-                for ((c, w), (m, v)) in w
-                    .chunks_mut(CHUNK)
-                    .enumerate()
-                    .zip(m.chunks_mut(CHUNK).zip(v.chunks_mut(CHUNK)))
-                {
-                    let lo = lo + c * CHUNK;
-                    let (g, hi) = (&mut g[..w.len()], lo + w.len());
-                    match grads {
-                        [only] => g.copy_from_slice(&only[lo..hi]),
-                        [first, second, ..] => {
-                            for ((a, &x), &y) in
-                                g.iter_mut().zip(&first[lo..hi]).zip(&second[lo..hi])
-                            {
-                                *a = x + y;
-                            }
-                        }
-                        [] => unreachable!("a step has at least one shard"),
-                    }
-                    for other in grads.iter().skip(2) {
-                        for (a, &b) in g.iter_mut().zip(&other[lo..hi]) {
-                            *a += b;
-                        }
-                    }
-                    kernels::adam(w, g, m, v, alpha, opt.beta_1, opt.beta_2, opt.epsilon);
+                let hi = lo + w.len();
+                let mut parts: [&[f32]; MAX_SHARDS] = [&[]; MAX_SHARDS];
+                for (p, g) in parts.iter_mut().zip(grads) {
+                    *p = &g[lo..hi];
                 }
+                let (b1, b2, eps) = (opt.beta_1, opt.beta_2, opt.epsilon);
+                kernels::adam_sum(w, &parts[..grads.len()], m, v, alpha, b1, b2, eps);
             };
             // Elementwise work: how it is split does not change a single bit of the result.
             // One contiguous part per thread, the same every step, so that each core keeps

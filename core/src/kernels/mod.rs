@@ -128,10 +128,26 @@ pub trait Kernels: Sync {
         grad: &mut [f32],
     ) -> (f32, u32);
     /// See [`adam`].
+    #[allow(clippy::too_many_arguments)]
     fn adam(
         &self,
         w: &mut [f32],
         g: &[f32],
+        m: &mut [f32],
+        v: &mut [f32],
+        alpha: f32,
+        beta1: f32,
+        beta2: f32,
+        eps: f32,
+    ) {
+        self.adam_sum(w, &[g], m, v, alpha, beta1, beta2, eps)
+    }
+    /// See [`adam_sum`].
+    #[allow(clippy::too_many_arguments)]
+    fn adam_sum(
+        &self,
+        w: &mut [f32],
+        grads: &[&[f32]],
         m: &mut [f32],
         v: &mut [f32],
         alpha: f32,
@@ -478,6 +494,26 @@ pub fn adam(
     eps: f32,
 ) {
     dispatch!(adam(w, g, m, v, alpha, beta1, beta2, eps))
+}
+
+/// [`adam`] with the gradient given as a sum of parts, added in order in the same pass:
+/// `g = ((grads[0] + grads[1]) + grads[2]) + …` (data-parallel shards), over the shortest of
+/// all slices. Bitwise equal to summing into one buffer first, without its memory traffic.
+///
+/// # Panics
+/// If `grads` is empty.
+#[allow(clippy::too_many_arguments)]
+pub fn adam_sum(
+    w: &mut [f32],
+    grads: &[&[f32]],
+    m: &mut [f32],
+    v: &mut [f32],
+    alpha: f32,
+    beta1: f32,
+    beta2: f32,
+    eps: f32,
+) {
+    dispatch!(adam_sum(w, grads, m, v, alpha, beta1, beta2, eps))
 }
 
 /// Plain SGD: `w −= lr·g`.

@@ -74,10 +74,10 @@ impl Kernels for Portable {
     ) -> (f32, u32) {
         softmax_cross_entropy(n, logits, labels, grad_scale, grad)
     }
-    fn adam(
+    fn adam_sum(
         &self,
         w: &mut [f32],
-        g: &[f32],
+        grads: &[&[f32]],
         m: &mut [f32],
         v: &mut [f32],
         alpha: f32,
@@ -85,7 +85,7 @@ impl Kernels for Portable {
         beta2: f32,
         eps: f32,
     ) {
-        adam(w, g, m, v, alpha, beta1, beta2, eps)
+        adam_sum(w, grads, m, v, alpha, beta1, beta2, eps)
     }
     fn sgd(&self, w: &mut [f32], g: &[f32], lr: f32) {
         sgd(w, g, lr)
@@ -337,8 +337,36 @@ pub fn adam(
     beta2: f32,
     eps: f32,
 ) {
+    adam_sum(w, &[g], m, v, alpha, beta1, beta2, eps)
+}
+
+/// [`adam`] with the gradient given as a sum of parts, added in order:
+/// `g = ((grads[0] + grads[1]) + grads[2]) + …`, over the shortest of all slices.
+///
+/// # Panics
+/// If `grads` is empty.
+#[allow(clippy::too_many_arguments)]
+pub fn adam_sum(
+    w: &mut [f32],
+    grads: &[&[f32]],
+    m: &mut [f32],
+    v: &mut [f32],
+    alpha: f32,
+    beta1: f32,
+    beta2: f32,
+    eps: f32,
+) {
+    let (first, rest) = grads
+        .split_first()
+        .expect("adam_sum needs at least one gradient");
+    let len = rest.iter().fold(
+        w.len().min(m.len()).min(v.len()).min(first.len()),
+        |l, g| l.min(g.len()),
+    );
     let (c1, c2) = (1.0 - beta1, 1.0 - beta2);
-    for (((w, &g), m), v) in w.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
+    for i in 0..len {
+        let g = rest.iter().fold(first[i], |g, part| g + part[i]);
+        let (w, m, v) = (&mut w[i], &mut m[i], &mut v[i]);
         *m += (g - *m) * c1;
         *v += (g * g - *v) * c2;
         *w -= (*m * alpha) / (libm::sqrtf(*v) + eps);

@@ -262,27 +262,32 @@ pub(crate) fn sgd<S: Simd>(s: S, w: &mut [f32], g: &[f32], lr: f32) {
     });
 }
 
+/// Adam over `len` scalars, the gradient's vector at `i` (of `n` lanes) from `grad(i, n)`.
+///
+/// # Safety
+/// `w`, `m`, `v` hold at least `len` scalars; `grad(i, n)` may read `i..i + n` for
+/// `i + n ≤ len`.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-pub(crate) fn adam<S: Simd>(
+unsafe fn adam_with<S: Simd>(
     s: S,
+    len: usize,
     w: &mut [f32],
-    g: &[f32],
     m: &mut [f32],
     v: &mut [f32],
     alpha: f32,
     beta1: f32,
     beta2: f32,
     eps: f32,
+    grad: impl Fn(usize, usize) -> S::F,
 ) {
-    let len = w.len().min(g.len()).min(m.len()).min(v.len());
     let (c1, c2) = (s.splat(1.0 - beta1), s.splat(1.0 - beta2));
     let (alpha, eps) = (s.splat(alpha), s.splat(eps));
-    let (pw, pg, pm, pv) = (w.as_mut_ptr(), g.as_ptr(), m.as_mut_ptr(), v.as_mut_ptr());
+    let (pw, pm, pv) = (w.as_mut_ptr(), m.as_mut_ptr(), v.as_mut_ptr());
     chunks!(S, len, |i, n| {
-        // SAFETY: `i + n ≤ len`, the shortest of the four slices.
+        // SAFETY: `i + n ≤ len`, which the caller guarantees of all three slices.
         unsafe {
-            let gi = ld(s, pg.add(i), n);
+            let gi = grad(i, n);
             let mut mi = ld(s, pm.add(i), n);
             let mut vi = ld(s, pv.add(i), n);
             // Same operations, same order as portable: no contraction into FMA.
@@ -294,6 +299,58 @@ pub(crate) fn adam<S: Simd>(
             st(s, pv.add(i), n, vi);
         }
     });
+}
+
+/// Adam with the gradient summed from `grads` in order, lane-wise as portable does; one and
+/// two parts (a single step, two shards) have loops of their own.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+pub(crate) fn adam_sum<S: Simd>(
+    s: S,
+    w: &mut [f32],
+    grads: &[&[f32]],
+    m: &mut [f32],
+    v: &mut [f32],
+    alpha: f32,
+    beta1: f32,
+    beta2: f32,
+    eps: f32,
+) {
+    let (first, rest) = grads
+        .split_first()
+        .expect("adam_sum needs at least one gradient");
+    let len = rest.iter().fold(
+        w.len().min(m.len()).min(v.len()).min(first.len()),
+        |l, g| l.min(g.len()),
+    );
+    let p0 = first.as_ptr();
+    // Each closure reads `i..i + n` of every part with `i + n ≤ len`, the shortest slice, as
+    // `adam_with` promises; `w`, `m`, `v` hold `len` scalars.
+    match rest {
+        // SAFETY: see above.
+        [] => unsafe {
+            adam_with(s, len, w, m, v, alpha, beta1, beta2, eps, |i, n| {
+                ld(s, p0.add(i), n)
+            })
+        },
+        [g1] => {
+            let p1 = g1.as_ptr();
+            // SAFETY: see above.
+            unsafe {
+                adam_with(s, len, w, m, v, alpha, beta1, beta2, eps, |i, n| {
+                    s.add(ld(s, p0.add(i), n), ld(s, p1.add(i), n))
+                })
+            }
+        }
+        // SAFETY: see above.
+        _ => unsafe {
+            adam_with(s, len, w, m, v, alpha, beta1, beta2, eps, |i, n| {
+                rest.iter().fold(ld(s, p0.add(i), n), |g, part| {
+                    s.add(g, ld(s, part.as_ptr().add(i), n))
+                })
+            })
+        },
+    }
 }
 
 /// `fmix32` lane-wise ([`noise::fmix32`]).
@@ -1677,10 +1734,10 @@ macro_rules! impl_kernels {
                     simd::softmax_cross_entropy(s, n, logits, labels, grad_scale, grad)
                 })
             }
-            fn adam(
+            fn adam_sum(
                 &self,
                 w: &mut [f32],
-                g: &[f32],
+                grads: &[&[f32]],
                 m: &mut [f32],
                 v: &mut [f32],
                 alpha: f32,
@@ -1690,7 +1747,7 @@ macro_rules! impl_kernels {
             ) {
                 enter!($token, $path, $features, self, |s,
                                                         w: &mut [f32],
-                                                        g: &[f32],
+                                                        grads: &[&[f32]],
                                                         m: &mut [f32],
                                                         v: &mut [f32],
                                                         alpha: f32,
@@ -1698,7 +1755,7 @@ macro_rules! impl_kernels {
                                                         beta2: f32,
                                                         eps: f32|
                  -> () {
-                    simd::adam(s, w, g, m, v, alpha, beta1, beta2, eps)
+                    simd::adam_sum(s, w, grads, m, v, alpha, beta1, beta2, eps)
                 })
             }
             fn sgd(&self, w: &mut [f32], g: &[f32], lr: f32) {

@@ -346,6 +346,36 @@ proptest! {
     }
 
     #[test]
+    fn adam_sum_matches_portable_bitwise(
+        (w, parts) in (0usize..150, 1usize..5).prop_flat_map(|(len, k)| (
+            proptest::collection::vec(-2.0f32..2.0, len),
+            proptest::collection::vec(proptest::collection::vec(any_f32(), len..len + 3), k),
+        )),
+        alpha in 1e-5f32..0.1,
+    ) {
+        let grads: Vec<&[f32]> = parts.iter().map(|g| g.as_slice()).collect();
+        let (m, v) = (std::vec![0.25f32; w.len() + 1], std::vec![0.5f32; w.len() + 2]);
+        let mut want = (w.clone(), m.clone(), v.clone());
+        Portable.adam_sum(&mut want.0, &grads, &mut want.1, &mut want.2, alpha, 0.9, 0.999, 1e-7);
+        // The sum in order, then plain adam: the same bits.
+        let mut sum = parts[0][..w.len()].to_vec();
+        for g in &parts[1..] {
+            sum.iter_mut().zip(g).for_each(|(a, &b)| *a += b);
+        }
+        let mut plain = (w.clone(), m.clone(), v.clone());
+        Portable.adam(&mut plain.0, &sum, &mut plain.1, &mut plain.2, alpha, 0.9, 0.999, 1e-7);
+        assert_bitwise("adam_sum w vs sum + adam", Path::Portable, &want.0, &plain.0)?;
+        assert_bitwise("adam_sum m vs sum + adam", Path::Portable, &want.1, &plain.1)?;
+        for kern in simd_paths() {
+            let mut got = (w.clone(), m.clone(), v.clone());
+            kern.adam_sum(&mut got.0, &grads, &mut got.1, &mut got.2, alpha, 0.9, 0.999, 1e-7);
+            assert_bitwise("adam_sum w", kern.path(), &got.0, &want.0)?;
+            assert_bitwise("adam_sum m", kern.path(), &got.1, &want.1)?;
+            assert_bitwise("adam_sum v", kern.path(), &got.2, &want.2)?;
+        }
+    }
+
+    #[test]
     fn dropout_mask_matches_portable_bitwise(
         len in 0usize..700,
         rate in prop_oneof![Just(0.0f32), Just(0.2), Just(0.5), Just(1.0), Just(1.5), Just(-0.1), Just(f32::NAN), 0.0f32..1.0],
