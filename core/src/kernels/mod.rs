@@ -16,7 +16,7 @@
 //! | [`bytes_to_unit`] | elementwise | 8-bit pixels to inputs (`÷255`) |
 //! | [`dropout_mask`], [`mul`] | elementwise | Dropout |
 //! | [`softmax`], [`softmax_cross_entropy`] | per row | Softmax, loss |
-//! | [`adam`], [`sgd`] | elementwise | optimizers |
+//! | [`adam`], [`adam_sum`], [`sgd`] | elementwise | optimizers (`adam_sum`: shards' gradients summed in the same pass) |
 //!
 //! (¹) The layer chain keeps ReLU a layer of its own (`Relu<N>` after `Dense`); its separate
 //! pass (a copy and a `relu`) is 1.4% of a 10,000-image inference by `perf`, so the chain does
@@ -44,8 +44,8 @@
 //!
 //! # Numerics across paths
 //!
-//! Elementwise kernels, `column_sums`, `softmax`, `softmax_cross_entropy`, `adam` and `sgd`
-//! give bitwise the same results on every path. The matrix products of the SIMD paths use fused
+//! Elementwise kernels, `column_sums`, `softmax`, `softmax_cross_entropy`, `adam`, `adam_sum`
+//! and `sgd` give bitwise the same results on every path. The matrix products of the SIMD paths use fused
 //! multiply-adds: they agree bit for bit with each other (`matmul_bias`, `matmul_tn`), and with
 //! portable up to rounding (relative error `≤ k·2⁻²⁴` of the sum of the absolute terms).
 //! Zero entries of `A` are skipped exactly by `matmul_bias` and `matmul_tn` on every path.

@@ -10,7 +10,7 @@
 //!
 //! # Numerics
 //!
-//! * Elementwise kernels (`relu`, `relu_backward`, `mul`, `dropout_mask`, `adam`, `sgd`) and
+//! * Elementwise kernels (`relu`, `relu_backward`, `mul`, `dropout_mask`, `adam_sum`, `sgd`) and
 //!   `column_sums`, `softmax`, `softmax_cross_entropy` are **bitwise identical** to
 //!   [`super::portable`]: same operations in the same order, no FMA contraction; `expf` is a
 //!   lane-wise transcription of `libm::expf`; the row sums of the softmax stay sequential.
@@ -262,11 +262,56 @@ pub(crate) fn sgd<S: Simd>(s: S, w: &mut [f32], g: &[f32], lr: f32) {
     });
 }
 
-/// Adam over `len` scalars, the gradient's vector at `i` (of `n` lanes) from `grad(i, n)`.
+/// Where [`adam_with`] reads the gradient: one buffer, or parts summed in order. A trait with
+/// force-inlined methods, not a closure (see `chunks!`).
+trait GradParts<S: Simd> {
+    /// The gradient's `n ≤ LANES` lanes at `i`.
+    ///
+    /// # Safety
+    /// Every part readable at `i..i + n`.
+    unsafe fn load(&self, s: S, i: usize, n: usize) -> S::F;
+}
+
+/// One gradient buffer.
+struct One(*const f32);
+/// Two parts: `g0 + g1`.
+struct Two(*const f32, *const f32);
+/// `((g0 + rest[0]) + rest[1]) + …`.
+struct Many<'a>(*const f32, &'a [&'a [f32]]);
+
+impl<S: Simd> GradParts<S> for One {
+    #[inline(always)]
+    unsafe fn load(&self, s: S, i: usize, n: usize) -> S::F {
+        // SAFETY: the caller's contract.
+        unsafe { ld(s, self.0.add(i), n) }
+    }
+}
+
+impl<S: Simd> GradParts<S> for Two {
+    #[inline(always)]
+    unsafe fn load(&self, s: S, i: usize, n: usize) -> S::F {
+        // SAFETY: the caller's contract.
+        unsafe { s.add(ld(s, self.0.add(i), n), ld(s, self.1.add(i), n)) }
+    }
+}
+
+impl<S: Simd> GradParts<S> for Many<'_> {
+    #[inline(always)]
+    unsafe fn load(&self, s: S, i: usize, n: usize) -> S::F {
+        // SAFETY: the caller's contract.
+        let mut g = unsafe { ld(s, self.0.add(i), n) };
+        for part in self.1 {
+            // SAFETY: the caller's contract.
+            g = s.add(g, unsafe { ld(s, part.as_ptr().add(i), n) });
+        }
+        g
+    }
+}
+
+/// Adam over `len` scalars, the gradient read from `g`.
 ///
 /// # Safety
-/// `w`, `m`, `v` hold at least `len` scalars; `grad(i, n)` may read `i..i + n` for
-/// `i + n ≤ len`.
+/// `w`, `m`, `v` and every part of `g` hold at least `len` scalars.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 unsafe fn adam_with<S: Simd>(
@@ -279,15 +324,15 @@ unsafe fn adam_with<S: Simd>(
     beta1: f32,
     beta2: f32,
     eps: f32,
-    grad: impl Fn(usize, usize) -> S::F,
+    g: impl GradParts<S>,
 ) {
     let (c1, c2) = (s.splat(1.0 - beta1), s.splat(1.0 - beta2));
     let (alpha, eps) = (s.splat(alpha), s.splat(eps));
     let (pw, pm, pv) = (w.as_mut_ptr(), m.as_mut_ptr(), v.as_mut_ptr());
     chunks!(S, len, |i, n| {
-        // SAFETY: `i + n ≤ len`, which the caller guarantees of all three slices.
+        // SAFETY: `i + n ≤ len`, which the caller guarantees of all slices.
         unsafe {
-            let gi = grad(i, n);
+            let gi = g.load(s, i, n);
             let mut mi = ld(s, pm.add(i), n);
             let mut vi = ld(s, pv.add(i), n);
             // Same operations, same order as portable: no contraction into FMA.
@@ -324,32 +369,24 @@ pub(crate) fn adam_sum<S: Simd>(
         |l, g| l.min(g.len()),
     );
     let p0 = first.as_ptr();
-    // Each closure reads `i..i + n` of every part with `i + n ≤ len`, the shortest slice, as
-    // `adam_with` promises; `w`, `m`, `v` hold `len` scalars.
+    // SAFETY (each arm): `len` is the shortest of `w`, `m`, `v` and every part.
     match rest {
-        // SAFETY: see above.
-        [] => unsafe {
-            adam_with(s, len, w, m, v, alpha, beta1, beta2, eps, |i, n| {
-                ld(s, p0.add(i), n)
-            })
+        [] => unsafe { adam_with(s, len, w, m, v, alpha, beta1, beta2, eps, One(p0)) },
+        [g1] => unsafe {
+            adam_with(
+                s,
+                len,
+                w,
+                m,
+                v,
+                alpha,
+                beta1,
+                beta2,
+                eps,
+                Two(p0, g1.as_ptr()),
+            )
         },
-        [g1] => {
-            let p1 = g1.as_ptr();
-            // SAFETY: see above.
-            unsafe {
-                adam_with(s, len, w, m, v, alpha, beta1, beta2, eps, |i, n| {
-                    s.add(ld(s, p0.add(i), n), ld(s, p1.add(i), n))
-                })
-            }
-        }
-        // SAFETY: see above.
-        _ => unsafe {
-            adam_with(s, len, w, m, v, alpha, beta1, beta2, eps, |i, n| {
-                rest.iter().fold(ld(s, p0.add(i), n), |g, part| {
-                    s.add(g, ld(s, part.as_ptr().add(i), n))
-                })
-            })
-        },
+        _ => unsafe { adam_with(s, len, w, m, v, alpha, beta1, beta2, eps, Many(p0, rest)) },
     }
 }
 
@@ -1054,10 +1091,11 @@ pub(crate) unsafe fn blocked<S: Simd, const MR: usize, const NR: usize>(s: S, p:
 /// registers with constants hoisted from the surrounding code and spilled a third of their
 /// accumulators to the stack (forward product 38–39% of peak inlined, 81–86% isolated; weight
 /// gradient 43–45% against 73–74%; README → Performance). AVX-512 isolates the forward walk
-/// ([`Walk::Rows`]) only: with 32 registers its tiles did not spill, but any change to
-/// `matmul_bias` around them (a cheaper nonzero count) could make them spill; isolating its
-/// weight-gradient walk halved it in an A/B run (the short 32-step tiles lose the constants
-/// the inlined code folds in).
+/// ([`Walk::Rows`]) only: with 32 registers its inlined tiles did not spill until counting
+/// nonzeros in 32-bit lanes in `matmul_bias` made the 4 × 6 tile spill (`perf annotate`);
+/// isolated, it does not, at the speed it had before. Isolating its weight-gradient walk halved
+/// that product in an A/B run (the short 32-step tiles lose the constants the inlined code
+/// folds in).
 ///
 /// `$features` must be implied by the existence of a `$token` (its constructor checks them):
 /// the same string the token's `impl_kernels!` uses.

@@ -347,18 +347,26 @@ proptest! {
 
     #[test]
     fn adam_sum_matches_portable_bitwise(
-        (w, parts) in (0usize..150, 1usize..5).prop_flat_map(|(len, k)| (
-            proptest::collection::vec(-2.0f32..2.0, len),
-            proptest::collection::vec(proptest::collection::vec(any_f32(), len..len + 3), k),
+        // Every slice gets 0–2 extra scalars, so that any of them can be the shortest.
+        (w, parts, extra_m, extra_v) in (0usize..150, 1usize..5).prop_flat_map(|(len, k)| (
+            (0usize..3).prop_flat_map(move |e| proptest::collection::vec(-2.0f32..2.0, len + e)),
+            proptest::collection::vec(
+                (0usize..3).prop_flat_map(move |e| proptest::collection::vec(any_f32(), len + e)),
+                k,
+            ),
+            0usize..3,
+            0usize..3,
         )),
         alpha in 1e-5f32..0.1,
     ) {
         let grads: Vec<&[f32]> = parts.iter().map(|g| g.as_slice()).collect();
-        let (m, v) = (std::vec![0.25f32; w.len() + 1], std::vec![0.5f32; w.len() + 2]);
+        let len = parts.iter().map(Vec::len).min().unwrap().min(w.len());
+        let (m, v) = (std::vec![0.25f32; len + extra_m], std::vec![0.5f32; len + extra_v]);
         let mut want = (w.clone(), m.clone(), v.clone());
         Portable.adam_sum(&mut want.0, &grads, &mut want.1, &mut want.2, alpha, 0.9, 0.999, 1e-7);
-        // The sum in order, then plain adam: the same bits.
-        let mut sum = parts[0][..w.len()].to_vec();
+        // The sum in order over the shortest length, then plain adam: the same bits, and
+        // nothing past that length touched.
+        let mut sum = parts[0][..len].to_vec();
         for g in &parts[1..] {
             sum.iter_mut().zip(g).for_each(|(a, &b)| *a += b);
         }
@@ -366,6 +374,7 @@ proptest! {
         Portable.adam(&mut plain.0, &sum, &mut plain.1, &mut plain.2, alpha, 0.9, 0.999, 1e-7);
         assert_bitwise("adam_sum w vs sum + adam", Path::Portable, &want.0, &plain.0)?;
         assert_bitwise("adam_sum m vs sum + adam", Path::Portable, &want.1, &plain.1)?;
+        assert_bitwise("adam_sum v vs sum + adam", Path::Portable, &want.2, &plain.2)?;
         for kern in simd_paths() {
             let mut got = (w.clone(), m.clone(), v.clone());
             kern.adam_sum(&mut got.0, &grads, &mut got.1, &mut got.2, alpha, 0.9, 0.999, 1e-7);
