@@ -49,6 +49,16 @@ impl Adam {
             / (1.0 - libm::powf(self.beta_1, t))
     }
 
+    /// The kernel constants of step `t` (1-based): [`Adam::alpha`], β₁, β₂, ε.
+    pub fn step_constants(&self, t: u64) -> kernels::AdamStep {
+        kernels::AdamStep {
+            alpha: self.alpha(t),
+            beta1: self.beta_1,
+            beta2: self.beta_2,
+            eps: self.epsilon,
+        }
+    }
+
     /// Keras' defaults with another learning rate.
     pub fn with_learning_rate(learning_rate: f32) -> Self {
         Adam {
@@ -74,11 +84,9 @@ impl Optimizer for Adam {
 
     fn step<P: Params>(&self, params: &mut P, grads: &P, s: &mut AdamState<P>) {
         s.iterations += 1;
-        let (b1, b2) = (self.beta_1, self.beta_2);
-        let alpha = self.alpha(s.iterations);
-        let eps = self.epsilon;
+        let step = self.step_constants(s.iterations);
         params.zip4_mut(grads, &mut s.m, &mut s.v, &mut |w, g, m, v| {
-            kernels::adam(w, g, m, v, alpha, b1, b2, eps)
+            kernels::adam(w, g, m, v, step)
         });
     }
 }

@@ -141,8 +141,7 @@ impl ParallelTrainer {
     /// over chunks of each tensor.
     fn update(&mut self, used: usize) {
         self.adam.iterations += 1;
-        let opt = self.optimizer;
-        let alpha = opt.alpha(self.adam.iterations);
+        let step = self.optimizer.step_constants(self.adam.iterations);
         let AdamState { m, v, .. } = &mut *self.adam;
         for t in 0..Params::TENSORS {
             let mut grads: [&[f32]; MAX_SHARDS] = [&[]; MAX_SHARDS];
@@ -158,8 +157,7 @@ impl ParallelTrainer {
                 for (p, g) in parts.iter_mut().zip(grads) {
                     *p = &g[lo..hi];
                 }
-                let (b1, b2, eps) = (opt.beta_1, opt.beta_2, opt.epsilon);
-                kernels::adam_sum(w, &parts[..grads.len()], m, v, alpha, b1, b2, eps);
+                kernels::adam_sum(w, &parts[..grads.len()], m, v, step);
             };
             // Elementwise work: how it is split does not change a single bit of the result.
             // One contiguous part per thread, the same every step, so that each core keeps

@@ -128,32 +128,17 @@ pub trait Kernels: Sync {
         grad: &mut [f32],
     ) -> (f32, u32);
     /// See [`adam`].
-    #[allow(clippy::too_many_arguments)]
-    fn adam(
-        &self,
-        w: &mut [f32],
-        g: &[f32],
-        m: &mut [f32],
-        v: &mut [f32],
-        alpha: f32,
-        beta1: f32,
-        beta2: f32,
-        eps: f32,
-    ) {
-        self.adam_sum(w, &[g], m, v, alpha, beta1, beta2, eps)
+    fn adam(&self, w: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], step: AdamStep) {
+        self.adam_sum(w, &[g], m, v, step)
     }
     /// See [`adam_sum`].
-    #[allow(clippy::too_many_arguments)]
     fn adam_sum(
         &self,
         w: &mut [f32],
         grads: &[&[f32]],
         m: &mut [f32],
         v: &mut [f32],
-        alpha: f32,
-        beta1: f32,
-        beta2: f32,
-        eps: f32,
+        step: AdamStep,
     );
     /// See [`sgd`].
     fn sgd(&self, w: &mut [f32], g: &[f32], lr: f32);
@@ -479,21 +464,26 @@ pub fn softmax_cross_entropy(
     dispatch!(softmax_cross_entropy(n, logits, labels, grad_scale, grad))
 }
 
+/// The constants of one Adam step ([`adam`], [`adam_sum`]); [`crate::Adam::step_constants`]
+/// computes them for step `t`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct AdamStep {
+    /// `lr·√(1 − β₂ᵗ)/(1 − β₁ᵗ)` for step `t`.
+    pub alpha: f32,
+    /// β₁, the first moments' decay.
+    pub beta1: f32,
+    /// β₂, the second moments' decay.
+    pub beta2: f32,
+    /// ε, added to `√v`.
+    pub eps: f32,
+}
+
 /// One Adam step as Keras computes it, for one tensor:
 /// `m += (g − m)(1 − β₁)`, `v += (g² − v)(1 − β₂)`, `w −= α·m / (√v + ε)`,
-/// where the caller passes `alpha = lr·√(1 − β₂ᵗ)/(1 − β₁ᵗ)`.
-#[allow(clippy::too_many_arguments)]
-pub fn adam(
-    w: &mut [f32],
-    g: &[f32],
-    m: &mut [f32],
-    v: &mut [f32],
-    alpha: f32,
-    beta1: f32,
-    beta2: f32,
-    eps: f32,
-) {
-    dispatch!(adam(w, g, m, v, alpha, beta1, beta2, eps))
+/// where the caller passes `alpha = lr·√(1 − β₂ᵗ)/(1 − β₁ᵗ)` in `step`.
+pub fn adam(w: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], step: AdamStep) {
+    adam_sum(w, &[g], m, v, step)
 }
 
 /// [`adam`] with the gradient given as a sum of parts, added in order in the same pass:
@@ -502,18 +492,8 @@ pub fn adam(
 ///
 /// # Panics
 /// If `grads` is empty.
-#[allow(clippy::too_many_arguments)]
-pub fn adam_sum(
-    w: &mut [f32],
-    grads: &[&[f32]],
-    m: &mut [f32],
-    v: &mut [f32],
-    alpha: f32,
-    beta1: f32,
-    beta2: f32,
-    eps: f32,
-) {
-    dispatch!(adam_sum(w, grads, m, v, alpha, beta1, beta2, eps))
+pub fn adam_sum(w: &mut [f32], grads: &[&[f32]], m: &mut [f32], v: &mut [f32], step: AdamStep) {
+    dispatch!(adam_sum(w, grads, m, v, step))
 }
 
 /// Plain SGD: `w −= lr·g`.

@@ -2,7 +2,7 @@
 //! target, and simple enough to serve as the oracle for hand-vectorized paths.
 #![forbid(unsafe_code)]
 
-use super::{Kernels, Path};
+use super::{AdamStep, Kernels, Path};
 use crate::noise;
 
 /// The portable path as a [`Kernels`] value (always available).
@@ -80,12 +80,9 @@ impl Kernels for Portable {
         grads: &[&[f32]],
         m: &mut [f32],
         v: &mut [f32],
-        alpha: f32,
-        beta1: f32,
-        beta2: f32,
-        eps: f32,
+        step: AdamStep,
     ) {
-        adam_sum(w, grads, m, v, alpha, beta1, beta2, eps)
+        adam_sum(w, grads, m, v, step)
     }
     fn sgd(&self, w: &mut [f32], g: &[f32], lr: f32) {
         sgd(w, g, lr)
@@ -325,19 +322,9 @@ pub fn argmax(z: &[f32]) -> (usize, f32) {
 
 /// One Adam step as Keras computes it, for one tensor:
 /// `m += (g − m)(1 − β₁)`, `v += (g² − v)(1 − β₂)`, `w −= α·m / (√v + ε)`,
-/// where the caller passes `alpha = lr·√(1 − β₂ᵗ)/(1 − β₁ᵗ)`.
-#[allow(clippy::too_many_arguments)]
-pub fn adam(
-    w: &mut [f32],
-    g: &[f32],
-    m: &mut [f32],
-    v: &mut [f32],
-    alpha: f32,
-    beta1: f32,
-    beta2: f32,
-    eps: f32,
-) {
-    adam_sum(w, &[g], m, v, alpha, beta1, beta2, eps)
+/// where the caller passes `alpha = lr·√(1 − β₂ᵗ)/(1 − β₁ᵗ)` in `step`.
+pub fn adam(w: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], step: AdamStep) {
+    adam_sum(w, &[g], m, v, step)
 }
 
 /// [`adam`] with the gradient given as a sum of parts, added in order:
@@ -345,17 +332,13 @@ pub fn adam(
 ///
 /// # Panics
 /// If `grads` is empty.
-#[allow(clippy::too_many_arguments)]
-pub fn adam_sum(
-    w: &mut [f32],
-    grads: &[&[f32]],
-    m: &mut [f32],
-    v: &mut [f32],
-    alpha: f32,
-    beta1: f32,
-    beta2: f32,
-    eps: f32,
-) {
+pub fn adam_sum(w: &mut [f32], grads: &[&[f32]], m: &mut [f32], v: &mut [f32], step: AdamStep) {
+    let AdamStep {
+        alpha,
+        beta1,
+        beta2,
+        eps,
+    } = step;
     let (first, rest) = grads
         .split_first()
         .expect("adam_sum needs at least one gradient");

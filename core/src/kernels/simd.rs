@@ -28,6 +28,8 @@
 //!   values of `B` facing a zero of `A` and `-0.0` sums behave as in portable.
 #![allow(unsafe_code)]
 
+use super::AdamStep;
+
 /// Vector operations of one instruction set; see the module documentation.
 ///
 /// Implementations must be zero-sized tokens that exist only when the instructions they use are
@@ -312,7 +314,6 @@ impl<S: Simd> GradParts<S> for Many<'_> {
 ///
 /// # Safety
 /// `w`, `m`, `v` and every part of `g` hold at least `len` scalars.
-#[allow(clippy::too_many_arguments)]
 #[inline(always)]
 unsafe fn adam_with<S: Simd>(
     s: S,
@@ -320,14 +321,11 @@ unsafe fn adam_with<S: Simd>(
     w: &mut [f32],
     m: &mut [f32],
     v: &mut [f32],
-    alpha: f32,
-    beta1: f32,
-    beta2: f32,
-    eps: f32,
+    step: AdamStep,
     g: impl GradParts<S>,
 ) {
-    let (c1, c2) = (s.splat(1.0 - beta1), s.splat(1.0 - beta2));
-    let (alpha, eps) = (s.splat(alpha), s.splat(eps));
+    let (c1, c2) = (s.splat(1.0 - step.beta1), s.splat(1.0 - step.beta2));
+    let (alpha, eps) = (s.splat(step.alpha), s.splat(step.eps));
     let (pw, pm, pv) = (w.as_mut_ptr(), m.as_mut_ptr(), v.as_mut_ptr());
     chunks!(S, len, |i, n| {
         // SAFETY: `i + n ≤ len`, which the caller guarantees of all slices.
@@ -348,7 +346,6 @@ unsafe fn adam_with<S: Simd>(
 
 /// Adam with the gradient summed from `grads` in order, lane-wise as portable does; one and
 /// two parts (a single step, two shards) have loops of their own.
-#[allow(clippy::too_many_arguments)]
 #[inline(always)]
 pub(crate) fn adam_sum<S: Simd>(
     s: S,
@@ -356,10 +353,7 @@ pub(crate) fn adam_sum<S: Simd>(
     grads: &[&[f32]],
     m: &mut [f32],
     v: &mut [f32],
-    alpha: f32,
-    beta1: f32,
-    beta2: f32,
-    eps: f32,
+    step: AdamStep,
 ) {
     let (first, rest) = grads
         .split_first()
@@ -371,22 +365,9 @@ pub(crate) fn adam_sum<S: Simd>(
     let p0 = first.as_ptr();
     // SAFETY (each arm): `len` is the shortest of `w`, `m`, `v` and every part.
     match rest {
-        [] => unsafe { adam_with(s, len, w, m, v, alpha, beta1, beta2, eps, One(p0)) },
-        [g1] => unsafe {
-            adam_with(
-                s,
-                len,
-                w,
-                m,
-                v,
-                alpha,
-                beta1,
-                beta2,
-                eps,
-                Two(p0, g1.as_ptr()),
-            )
-        },
-        _ => unsafe { adam_with(s, len, w, m, v, alpha, beta1, beta2, eps, Many(p0, rest)) },
+        [] => unsafe { adam_with(s, len, w, m, v, step, One(p0)) },
+        [g1] => unsafe { adam_with(s, len, w, m, v, step, Two(p0, g1.as_ptr())) },
+        _ => unsafe { adam_with(s, len, w, m, v, step, Many(p0, rest)) },
     }
 }
 
@@ -1778,23 +1759,21 @@ macro_rules! impl_kernels {
                 grads: &[&[f32]],
                 m: &mut [f32],
                 v: &mut [f32],
-                alpha: f32,
-                beta1: f32,
-                beta2: f32,
-                eps: f32,
+                step: $crate::kernels::AdamStep,
             ) {
-                enter!($token, $path, $features, self, |s,
-                                                        w: &mut [f32],
-                                                        grads: &[&[f32]],
-                                                        m: &mut [f32],
-                                                        v: &mut [f32],
-                                                        alpha: f32,
-                                                        beta1: f32,
-                                                        beta2: f32,
-                                                        eps: f32|
-                 -> () {
-                    simd::adam_sum(s, w, grads, m, v, alpha, beta1, beta2, eps)
-                })
+                enter!(
+                    $token,
+                    $path,
+                    $features,
+                    self,
+                    |s,
+                     w: &mut [f32],
+                     grads: &[&[f32]],
+                     m: &mut [f32],
+                     v: &mut [f32],
+                     step: $crate::kernels::AdamStep|
+                     -> () { simd::adam_sum(s, w, grads, m, v, step) }
+                )
             }
             fn sgd(&self, w: &mut [f32], g: &[f32], lr: f32) {
                 enter!($token, $path, $features, self, |s,

@@ -334,11 +334,12 @@ proptest! {
         beta2 in 0.9f32..0.9999,
         eps in prop_oneof![Just(1e-7f32), 1e-9f32..1e-3],
     ) {
+        let step = kernels::AdamStep { alpha, beta1, beta2, eps };
         let mut want = (w.clone(), m.clone(), v.clone());
-        Portable.adam(&mut want.0, &g, &mut want.1, &mut want.2, alpha, beta1, beta2, eps);
+        Portable.adam(&mut want.0, &g, &mut want.1, &mut want.2, step);
         for kern in simd_paths() {
             let mut got = (w.clone(), m.clone(), v.clone());
-            kern.adam(&mut got.0, &g, &mut got.1, &mut got.2, alpha, beta1, beta2, eps);
+            kern.adam(&mut got.0, &g, &mut got.1, &mut got.2, step);
             assert_bitwise("adam w", kern.path(), &got.0, &want.0)?;
             assert_bitwise("adam m", kern.path(), &got.1, &want.1)?;
             assert_bitwise("adam v", kern.path(), &got.2, &want.2)?;
@@ -362,8 +363,9 @@ proptest! {
         let grads: Vec<&[f32]> = parts.iter().map(|g| g.as_slice()).collect();
         let len = parts.iter().map(Vec::len).min().unwrap().min(w.len());
         let (m, v) = (std::vec![0.25f32; len + extra_m], std::vec![0.5f32; len + extra_v]);
+        let step = kernels::AdamStep { alpha, beta1: 0.9, beta2: 0.999, eps: 1e-7 };
         let mut want = (w.clone(), m.clone(), v.clone());
-        Portable.adam_sum(&mut want.0, &grads, &mut want.1, &mut want.2, alpha, 0.9, 0.999, 1e-7);
+        Portable.adam_sum(&mut want.0, &grads, &mut want.1, &mut want.2, step);
         // The sum in order over the shortest length, then plain adam: the same bits, and
         // nothing past that length touched.
         let mut sum = parts[0][..len].to_vec();
@@ -371,13 +373,13 @@ proptest! {
             sum.iter_mut().zip(g).for_each(|(a, &b)| *a += b);
         }
         let mut plain = (w.clone(), m.clone(), v.clone());
-        Portable.adam(&mut plain.0, &sum, &mut plain.1, &mut plain.2, alpha, 0.9, 0.999, 1e-7);
+        Portable.adam(&mut plain.0, &sum, &mut plain.1, &mut plain.2, step);
         assert_bitwise("adam_sum w vs sum + adam", Path::Portable, &want.0, &plain.0)?;
         assert_bitwise("adam_sum m vs sum + adam", Path::Portable, &want.1, &plain.1)?;
         assert_bitwise("adam_sum v vs sum + adam", Path::Portable, &want.2, &plain.2)?;
         for kern in simd_paths() {
             let mut got = (w.clone(), m.clone(), v.clone());
-            kern.adam_sum(&mut got.0, &grads, &mut got.1, &mut got.2, alpha, 0.9, 0.999, 1e-7);
+            kern.adam_sum(&mut got.0, &grads, &mut got.1, &mut got.2, step);
             assert_bitwise("adam_sum w", kern.path(), &got.0, &want.0)?;
             assert_bitwise("adam_sum m", kern.path(), &got.1, &want.1)?;
             assert_bitwise("adam_sum v", kern.path(), &got.2, &want.2)?;
