@@ -954,10 +954,17 @@ unsafe fn tile_rows_dyn<S: Simd, const MR: usize, const NR: usize>(
     go!(16 12 8 6 4 3 2 1)
 }
 
-/// The largest tile height `≤ min(left, MR)` among those [`tile_rows_dyn`] instantiates.
+/// The next tile's height for `left` rows: the largest height `≤ min(left, MR)` among those
+/// [`tile_rows_dyn`] instantiates, except that a short last tile is avoided: the last `MR + r`
+/// rows with `r < MR / 2` go as two tiles of about half each (32 rows in 6-row tiles: 6, 6, 6,
+/// 6, 4, 4 rather than a 2-row tail whose 4 accumulators cannot hide the FMA latency).
 #[inline(always)]
-fn tile_height<const MR: usize>(left: usize) -> usize {
-    let cap = left.min(MR);
+pub(crate) fn tile_height<const MR: usize>(left: usize) -> usize {
+    let cap = if left > MR && left - MR < MR / 2 {
+        left.div_ceil(2)
+    } else {
+        left.min(MR)
+    };
     [16, 12, 8, 6, 4, 3, 2, 1]
         .into_iter()
         .find(|&h| h <= cap)
@@ -1272,12 +1279,16 @@ pub(crate) fn matmul_bias<S: Simd, const MR: usize, const NR: usize, const NC: u
     let sparse = |nnz: usize, mr: usize| (nnz as f32) < sparse_below * (mr * k) as f32;
     let mut i = 0;
     while i < m {
-        let mr = (m - i).min(MR);
+        let mr = tile_height::<MR>(m - i);
         let count = nnz(i, mr);
         if sparse(count, mr) {
             let mut end = i + mr;
-            while end < m && sparse(nnz(end, (m - end).min(MR)), (m - end).min(MR)) {
-                end += (m - end).min(MR);
+            while end < m {
+                let h = tile_height::<MR>(m - end);
+                if !sparse(nnz(end, h), h) {
+                    break;
+                }
+                end += h;
             }
             // SAFETY: rows `i..end` of A and C, all of B and bias: the slices checked above.
             unsafe {
