@@ -69,6 +69,43 @@ pub mod aarch64_neon;
 
 pub use portable::{argmax, dropout_scale, dropout_threshold};
 
+/// Test hook: for every SIMD path this CPU runs, `(path, sparse_gather, sparse_outer)` results
+/// of the same sparse `Aᵀ·B` (see `simd::sparse_tn_both`).
+#[cfg(all(
+    test,
+    any(
+        all(target_arch = "x86_64", target_feature = "sse2"),
+        all(target_arch = "aarch64", target_feature = "neon")
+    )
+))]
+#[allow(clippy::type_complexity)]
+pub(crate) fn sparse_tn_pairs(
+    rows: usize,
+    steps: usize,
+    cols: usize,
+    a: &[f32],
+    b: &[f32],
+) -> std::vec::Vec<(Path, std::vec::Vec<f32>, std::vec::Vec<f32>)> {
+    let mut out = std::vec::Vec::new();
+    #[cfg(target_arch = "x86_64")]
+    {
+        if let Some(k) = x86_avx2::Avx2::new() {
+            let (g, o) = simd::sparse_tn_both(k, rows, steps, cols, a, b);
+            out.push((Path::Avx2, g, o));
+        }
+        if let Some(k) = x86_avx512::Avx512::new() {
+            let (g, o) = simd::sparse_tn_both(k, rows, steps, cols, a, b);
+            out.push((Path::Avx512, g, o));
+        }
+    }
+    #[cfg(target_arch = "aarch64")]
+    {
+        let (g, o) = simd::sparse_tn_both(aarch64_neon::Neon, rows, steps, cols, a, b);
+        out.push((Path::Neon, g, o));
+    }
+    out
+}
+
 /// One implementation of every kernel: [`portable::Portable`], `x86_avx2::Avx2`,
 /// `x86_avx512::Avx512`, `aarch64_neon::Neon`. A value of an architecture's type exists only on
 /// a CPU that supports it, which is what makes these methods safe.

@@ -1412,6 +1412,126 @@ unsafe fn sparse_outer<S: Simd, const NC: usize>(
     }
 }
 
+/// The same product as [`sparse_outer`] (`C[p] = Σ_i a(i, p)·B[i]`, `p < rows ≤ 64`) for at
+/// most 32 steps, summed in registers: the nonzero steps of each row `p` of `C` are gathered
+/// first (a bit per step), then each block of `NC` vectors of row `p` is accumulated over those
+/// steps, in step order, and stored once. `sparse_outer` loads, adds to and stores a row of `C`
+/// for every nonzero, and the next step's load of the same row waits for that store; here the
+/// rows of `B` (at most 32) stay in L1 and `C` is written once. Same FMAs in the same order from
+/// the same `+0`: bitwise `sparse_outer`'s result.
+///
+/// # Safety
+/// As [`sparse_outer`], with `steps ≤ 32`.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+unsafe fn sparse_gather<S: Simd, const NC: usize>(
+    s: S,
+    rows: usize,
+    steps: usize,
+    cols: usize,
+    a: *const f32,
+    lda: usize,
+    b: *const f32,
+    ldb: usize,
+    c: *mut f32,
+    ldc: usize,
+) {
+    debug_assert!(rows <= 64 && steps <= 32);
+    let mut masks = [0u32; 64];
+    for i in 0..steps {
+        // SAFETY: row `i < steps` of A, its first `rows` values: the caller's range.
+        let mut bits = unsafe { nonzero_bits64(s, a.add(i * lda), rows) };
+        while bits != 0 {
+            masks[bits.trailing_zeros() as usize] |= 1 << i;
+            bits &= bits - 1;
+        }
+    }
+    let zero = s.splat(0.0);
+    for (p, &mask) in masks[..rows].iter().enumerate() {
+        let mut j = 0;
+        while j < cols {
+            let (nv, width, last) = col_block::<S>(cols, j, NC);
+            // SAFETY: `a(i, p)` with `i < steps`, `p < rows`; row `i` of B and row `p` of C,
+            // columns `j..j + width ≤ cols`: the caller's ranges.
+            unsafe {
+                let cp = c.add(p * ldc + j);
+                macro_rules! go {
+                    ($($v:literal)*) => {
+                        match nv {
+                            $($v if $v <= NC => {
+                                let mut acc = [zero; $v];
+                                let mut left = mask;
+                                while left != 0 {
+                                    let i = left.trailing_zeros() as usize;
+                                    left &= left - 1;
+                                    let x = s.splat(*a.add(i * lda + p));
+                                    let bi = b.add(i * ldb + j);
+                                    for (v, acc) in acc.iter_mut().enumerate() {
+                                        let w = if v + 1 == $v { last } else { S::LANES };
+                                        *acc = s.fma(x, ld(s, bi.add(v * S::LANES), w), *acc);
+                                    }
+                                }
+                                for (v, &acc) in acc.iter().enumerate() {
+                                    let w = if v + 1 == $v { last } else { S::LANES };
+                                    st(s, cp.add(v * S::LANES), w, acc);
+                                }
+                            })*
+                            _ => unreachable!(),
+                        }
+                    };
+                }
+                go!(1 2 3 4 5 6 7 8 9 10 11 12);
+            }
+            j += width;
+        }
+    }
+}
+
+/// Test hook: `(sparse_gather, sparse_outer)` results for `C[p] = Σ_i a(i, p)·B[i]` with `A`
+/// `steps × rows` and `B` `steps × cols`, row-major.
+#[cfg(test)]
+pub(crate) fn sparse_tn_both<S: Simd>(
+    s: S,
+    rows: usize,
+    steps: usize,
+    cols: usize,
+    a: &[f32],
+    b: &[f32],
+) -> (std::vec::Vec<f32>, std::vec::Vec<f32>) {
+    assert!(rows <= 64 && steps <= 32 && a.len() >= steps * rows && b.len() >= steps * cols);
+    let mut gather = std::vec![f32::NAN; rows * cols];
+    let mut outer = std::vec![f32::NAN; rows * cols];
+    // SAFETY: the lengths are asserted above; `gather` and `outer` are separate buffers.
+    unsafe {
+        let (pa, pb) = (a.as_ptr(), b.as_ptr());
+        sparse_gather::<S, 8>(
+            s,
+            rows,
+            steps,
+            cols,
+            pa,
+            rows,
+            pb,
+            cols,
+            gather.as_mut_ptr(),
+            cols,
+        );
+        sparse_outer::<S, 8>(
+            s,
+            rows,
+            steps,
+            cols,
+            pa,
+            rows,
+            pb,
+            cols,
+            outer.as_mut_ptr(),
+            cols,
+        );
+    }
+    (gather, outer)
+}
+
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 pub(crate) fn matmul_tn<S: Simd, const MR: usize, const NR: usize, const NC: usize>(
@@ -1449,7 +1569,11 @@ pub(crate) fn matmul_tn<S: Simd, const MR: usize, const NR: usize, const NC: usi
         // slices checked above.
         unsafe {
             if (nnz as f32) < sparse_below * (pcn * m) as f32 {
-                sparse_outer::<S, NC>(s, pcn, m, n, pa.add(p), k, pb, n, pc.add(p * n), n);
+                if m <= 32 {
+                    sparse_gather::<S, NC>(s, pcn, m, n, pa.add(p), k, pb, n, pc.add(p * n), n);
+                } else {
+                    sparse_outer::<S, NC>(s, pcn, m, n, pa.add(p), k, pb, n, pc.add(p * n), n);
+                }
             } else {
                 s.blocked::<MR, NR>(&Blocked {
                     walk: Walk::Cols,

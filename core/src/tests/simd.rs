@@ -237,6 +237,21 @@ proptest! {
         }
     }
 
+    /// The weight gradient's register-summing sparse kernel (at most 32 steps) gives
+    /// bitwise the result of the outer-product one it replaces there.
+    #[test]
+    fn sparse_gather_matches_sparse_outer_bitwise(
+        (rows, steps, cols, a, b) in (1usize..=64, 1usize..=32, dim()).prop_flat_map(|(r, s, c)| {
+            (Just(r), Just(s), Just(c), data(s * r), data(s * c))
+        })
+    ) {
+        let pairs = kernels::sparse_tn_pairs(rows, steps, cols, &a, &b);
+        prop_assert_eq!(pairs.len(), simd_paths().len(), "a SIMD path did not run");
+        for (path, gather, outer) in pairs {
+            assert_bitwise("sparse_gather vs sparse_outer", path, &gather, &outer)?;
+        }
+    }
+
     #[test]
     fn matmul_nt_matches_portable(
         (m, k, n, a, b) in dims().prop_flat_map(|(m, k, n)| {
