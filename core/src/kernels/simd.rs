@@ -1552,7 +1552,8 @@ pub(crate) fn matmul_tn<S: Simd, const MR: usize, const NR: usize, const NC: usi
     let (pa, pb, pc) = (a.as_ptr(), b.as_ptr(), c.as_mut_ptr());
     // C[p][..] = Σ_i A[i][p]·B[i][..]: the rows of C are the columns p of A (stride 1 in A),
     // the steps are the rows i of A (stride k). Chunks of columns of A whose rows of C fit in
-    // `OUTER_CHUNK_BYTES` go as outer products when mostly zeros, else as dense tiles.
+    // `OUTER_CHUNK_BYTES` go sparse when mostly zeros (summed in registers for up to 32 steps,
+    // as outer products into C beyond), else as dense tiles.
     let chunk = (OUTER_CHUNK_BYTES / (4 * n)).clamp(1, 64);
     let mut p = 0;
     while p < k {
