@@ -237,6 +237,35 @@ proptest! {
         }
     }
 
+    /// A row of `A·B + bias` (and of `Aᵀ·B`) is the same bits whether computed with the other
+    /// rows or alone: tiling, chunking of the steps, and the choice between the dense and
+    /// sparse kernels (made per block of rows) change neither the terms nor their order.
+    #[test]
+    fn matmul_rows_are_independent_bitwise(
+        (m, k, n, a, b, bias, dy) in dims().prop_flat_map(|(m, k, n)| {
+            (Just(m), Just(k), Just(n), data(m * k), data(k * n), data(n), data(m * n))
+        })
+    ) {
+        for kern in simd_paths() {
+            let mut c = std::vec![0.0; m * n];
+            kern.matmul_bias_relu(m, k, n, &a, &b, &bias, &mut c);
+            for i in 0..m {
+                let mut row = std::vec![0.0; n];
+                kern.matmul_bias_relu(1, k, n, &a[i * k..(i + 1) * k], &b, &bias, &mut row);
+                assert_bitwise("matmul_bias_relu row alone", kern.path(), &row, &c[i * n..(i + 1) * n])?;
+            }
+            // Row p of Aᵀ·dY is column p of A against dY.
+            let mut g = std::vec![0.0; k * n];
+            kern.matmul_tn(m, k, n, &a, &dy, &mut g);
+            for p in 0..k {
+                let col: Vec<f32> = (0..m).map(|i| a[i * k + p]).collect();
+                let mut row = std::vec![0.0; n];
+                kern.matmul_tn(m, 1, n, &col, &dy, &mut row);
+                assert_bitwise("matmul_tn row alone", kern.path(), &row, &g[p * n..(p + 1) * n])?;
+            }
+        }
+    }
+
     /// The weight gradient's register-summing sparse kernel (at most 32 steps) gives
     /// bitwise the result of the outer-product one it replaces there.
     #[test]
