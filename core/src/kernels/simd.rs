@@ -44,6 +44,11 @@ pub(crate) trait Simd: Copy {
     /// A lane mask.
     type M: Copy;
 
+    /// Bytes of `B` rows per chunk of steps in which a [`Walk::Rows`] product of several row
+    /// blocks walks `B`, so that a chunk stays in L1 while every row block takes it
+    /// ([`blocked`]); `0`: no chunks, each row block streams all of `B`.
+    const DENSE_B_CHUNK: usize = 0;
+
     fn splat(self, x: f32) -> Self::F;
     /// Loads `LANES` floats.
     ///
@@ -1074,9 +1079,8 @@ pub(crate) struct Blocked {
 /// blocks of `NR` vectors (full), then narrower column blocks for the rest. A [`Walk::Rows`]
 /// product of more than one row block walks the steps of each column block in chunks
 /// ([`dense_chunk`]) whose rows of `B` stay in L1 while every row block takes them, the partial
-/// sums passing through `C` (exact: the order of the terms is unchanged); otherwise each row
-/// block would read the whole column block of `B` from L2 (AVX2, 32×784×128 dense: best of 400
-/// 83.1–85.9 → 75.2–79.4 µs).
+/// sums passing through `C` (exact: the order of the terms is unchanged), if the path sets
+/// [`Simd::DENSE_B_CHUNK`]; otherwise each row block reads the whole column block of `B`.
 ///
 /// # Safety
 /// All of `A` (as walked), `B[q·ldb .. q·ldb + cols]` for `q < steps`, `bias[..cols]` (if not
@@ -1103,7 +1107,7 @@ pub(crate) unsafe fn blocked<S: Simd, const MR: usize, const NR: usize>(s: S, p:
     while j < cols {
         let (nv, width, last) = col_block::<S>(cols, j, NR);
         let kc = if walk == Walk::Rows && rows > MR {
-            dense_chunk(4 * nv * S::LANES, steps)
+            dense_chunk::<S>(4 * nv * S::LANES, steps)
         } else {
             steps
         };
@@ -1152,17 +1156,13 @@ pub(crate) unsafe fn blocked<S: Simd, const MR: usize, const NR: usize>(s: S, p:
     }
 }
 
-/// Bytes of `B` rows (a chunk of steps) that [`blocked`] keeps in L1 while every row tile of a
-/// [`Walk::Rows`] product walks them.
-const DENSE_B_BYTES: usize = 16 << 10;
-
 /// Steps per chunk of a [`Walk::Rows`] product whose `B` rows hold `row_bytes` bytes: as many
-/// as fit in [`DENSE_B_BYTES`], in multiples of 16 (the zero-check block of [`tile_rows`]);
-/// all of them if that leaves fewer than 64, which would not pay for reloading the
-/// accumulators (an AVX-512 column block of 96 floats).
+/// as fit in [`Simd::DENSE_B_CHUNK`], in multiples of 16 (the zero-check block of
+/// [`tile_rows`]); all of them if that leaves fewer than 64, which would not pay for reloading
+/// the accumulators, or if the path takes no chunks.
 #[inline(always)]
-fn dense_chunk(row_bytes: usize, steps: usize) -> usize {
-    let kc = DENSE_B_BYTES / row_bytes / 16 * 16;
+fn dense_chunk<S: Simd>(row_bytes: usize, steps: usize) -> usize {
+    let kc = S::DENSE_B_CHUNK / row_bytes / 16 * 16;
     if kc < 64 { steps } else { kc }
 }
 
@@ -1369,8 +1369,9 @@ pub(crate) fn matmul_bias<S: Simd, const MR: usize, const NR: usize, const NC: u
     let (pa, pb, pbias, pc) = (a.as_ptr(), b.as_ptr(), bias.as_ptr(), c.as_mut_ptr());
     // Blocks of MR rows go dense or sparse by their share of nonzeros, and consecutive blocks
     // of the same kind run together: the sparse kernel reuses B across all of their rows, the
-    // dense one walks B in chunks that stay in L1 across its row tiles. Dense blocks run
-    // together only if all or none of them are free of zeros (those skip the zero checks).
+    // dense one walks B in chunks that stay in L1 across its row tiles (`DENSE_B_CHUNK`).
+    // Dense blocks run together only if all or none of them are free of zeros (those skip the
+    // zero checks).
     // Nonzeros of a block: a vectorizable pass, ~1% of a dense tile's work.
     let nnz = |i: usize, mr: usize| count_nonzeros(&a[i * k..(i + mr) * k]);
     let kind = |i: usize, mr: usize| {
@@ -1383,7 +1384,9 @@ pub(crate) fn matmul_bias<S: Simd, const MR: usize, const NR: usize, const NC: u
         let mr = tile_height::<MR>(m - i);
         let (sparse, no_zeros) = kind(i, mr);
         let mut end = i + mr;
-        while end < m {
+        // Dense blocks run one at a time on paths that take no chunks: their row block's A
+        // stays in L1 across the column blocks.
+        while end < m && (sparse || S::DENSE_B_CHUNK > 0) {
             let h = tile_height::<MR>(m - end);
             if kind(end, h) != (sparse, no_zeros) {
                 break;
