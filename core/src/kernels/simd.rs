@@ -1228,22 +1228,27 @@ unsafe fn nonzero_bits64<S: Simd>(s: S, p: *const f32, len: usize) -> u64 {
     bits
 }
 
-/// Bytes of `B` rows (a chunk of steps) that [`sparse_rows`] keeps in L1 while it walks a group
-/// of rows, and bytes of `C` rows in that group: together well inside a 32 KiB L1 data cache.
+/// Bytes of `B` rows (a chunk of steps, all columns) that [`sparse_rows`] keeps in L1 while it
+/// walks a group of rows, and bytes of `C` rows in that group: together inside a 32 KiB L1 data
+/// cache.
 const SPARSE_B_BYTES: usize = 32 << 10;
 const SPARSE_C_BYTES: usize = 8 << 10;
+/// Most steps in a chunk of [`sparse_rows`]: its nonzero bits are kept in this many 64-bit words.
+const SPARSE_WORDS: usize = 4;
 
 /// Row-by-row sparse product for rows of `A` (contiguous along the steps, row stride `lda`)
 /// with few nonzeros: `C[i] = init + Σ_q a(i, q)·B[q]` over the nonzero `a(i, q)` only, in
-/// increasing `q` (`init` is `bias`, or zero if it is null). The nonzeros are found 64 steps at
-/// a time with vector compares and walked bit by bit; `NC` vectors of columns stay in
-/// registers.
+/// increasing `q` (`init` is `bias`, or zero if it is null). The nonzeros of a row are found
+/// 64 steps at a time with vector compares, once for all column blocks, and walked bit by bit;
+/// `NC` vectors of columns stay in registers.
 ///
-/// With 4 rows or more, the rows go in groups whose rows of `C` fit in [`SPARSE_C_BYTES`], and
-/// within a group the steps go in chunks whose rows of `B` fit in [`SPARSE_B_BYTES`], each
-/// chunk applied to every row of the group before the next: `B` is read from L2 once per group
-/// instead of once per nonzero, and the running sums pass through `C` (in L1), which rounds
-/// nothing.
+/// The steps go in chunks of at most `64 · SPARSE_WORDS`, and with 4 rows or more the rows go
+/// in groups whose rows of `C` fit in [`SPARSE_C_BYTES`] and the chunks hold as many steps as
+/// fit in [`SPARSE_B_BYTES`]: each chunk is applied to every row of the group before the next,
+/// so `B` is read from L2 once per group instead of once per nonzero, and the running sums pass
+/// through `C` (in L1), which rounds nothing. A chunk spans whole rows of `B`, not one column
+/// block: the rows of `B` are often 2ᵏ bytes apart, and a column block of them would fall into
+/// a fraction of the cache's sets.
 ///
 /// # Safety
 /// `A[i·lda .. i·lda + steps]` for `i < rows`, `B[q·ldb .. q·ldb + cols]` for `q < steps`,
@@ -1264,29 +1269,43 @@ unsafe fn sparse_rows<S: Simd, const NC: usize>(
     ldc: usize,
     relu: bool,
 ) {
-    let mut j = 0;
-    while j < cols {
-        let (nv, width, last) = col_block::<S>(cols, j, NC);
-        let row_bytes = 4 * nv * S::LANES;
-        let (kc, group) = if rows < 4 {
-            (steps, rows)
-        } else {
-            (
-                (SPARSE_B_BYTES / row_bytes / S::LANES).max(1) * S::LANES,
-                (SPARSE_C_BYTES / row_bytes).max(4),
-            )
-        };
-        let mut g0 = 0;
-        while g0 < rows {
-            let g1 = (g0 + group).min(rows);
-            let mut q0 = 0;
-            while q0 < steps {
-                let q1 = (q0 + kc).min(steps);
-                for i in g0..g1 {
-                    // SAFETY: row `i < rows`, columns `j..j + width ≤ cols`, steps `q0..q1 ≤ steps`:
-                    // inside the caller's ranges.
-                    unsafe {
-                        let ai = a.add(i * lda);
+    if cols == 0 {
+        return;
+    }
+    let row_bytes = 4 * cols.next_multiple_of(S::LANES);
+    let (kc, group) = if rows < 4 {
+        (64 * SPARSE_WORDS, rows)
+    } else {
+        (
+            (SPARSE_B_BYTES / row_bytes / S::LANES).clamp(1, 64 * SPARSE_WORDS / S::LANES)
+                * S::LANES,
+            (SPARSE_C_BYTES / row_bytes).max(4),
+        )
+    };
+    let mut g0 = 0;
+    while g0 < rows {
+        let g1 = (g0 + group).min(rows);
+        let mut q0 = 0;
+        while q0 < steps {
+            let q1 = (q0 + kc).min(steps);
+            for i in g0..g1 {
+                // SAFETY: row `i < rows`, steps `q0..q1 ≤ steps`, columns `j..j + width ≤ cols`:
+                // inside the caller's ranges.
+                unsafe {
+                    let ai = a.add(i * lda);
+                    let mut words = [0u64; SPARSE_WORDS];
+                    let mut nw = 0;
+                    let mut w0 = q0;
+                    while w0 < q1 {
+                        let len = (q1 - w0).min(64);
+                        words[nw] = nonzero_bits64(s, ai.add(w0), len);
+                        nw += 1;
+                        w0 += len;
+                    }
+                    let words = &words[..nw];
+                    let mut j = 0;
+                    while j < cols {
+                        let (nv, width, last) = col_block::<S>(cols, j, NC);
                         let ci = c.add(i * ldc + j);
                         let init = if q0 > 0 {
                             ci.cast_const()
@@ -1300,26 +1319,27 @@ unsafe fn sparse_rows<S: Simd, const NC: usize>(
                             match nv {
                                 $($v if $v <= NC => {
                                     let mut acc = tile_init::<S, 1, $v>(s, init, last);
-                                    let mut w0 = q0;
-                                    while w0 < q1 {
-                                        let len = (q1 - w0).min(64);
-                                        let mut bits = nonzero_bits64(s, ai.add(w0), len);
-                                        // Two loops, so that full-width rows (the usual case)
-                                        // use plain loads with no width test per nonzero.
-                                        if last == S::LANES {
+                                    let bj = b.add(j);
+                                    // Two loops, so that full-width rows (the usual case)
+                                    // use plain loads with no width test per nonzero.
+                                    if last == S::LANES {
+                                        for (t, &word) in words.iter().enumerate() {
+                                            let (mut bits, base) = (word, q0 + 64 * t);
                                             while bits != 0 {
-                                                let q = w0 + bits.trailing_zeros() as usize;
+                                                let q = base + bits.trailing_zeros() as usize;
                                                 bits &= bits - 1;
-                                                tile_step::<S, 1, $v, true>(s, &mut acc, ai.add(q), 0, b.add(q * ldb + j), S::LANES, 1);
-                                            }
-                                        } else {
-                                            while bits != 0 {
-                                                let q = w0 + bits.trailing_zeros() as usize;
-                                                bits &= bits - 1;
-                                                tile_step::<S, 1, $v, true>(s, &mut acc, ai.add(q), 0, b.add(q * ldb + j), last, 1);
+                                                tile_step::<S, 1, $v, true>(s, &mut acc, ai.add(q), 0, bj.add(q * ldb), S::LANES, 1);
                                             }
                                         }
-                                        w0 += len;
+                                    } else {
+                                        for (t, &word) in words.iter().enumerate() {
+                                            let (mut bits, base) = (word, q0 + 64 * t);
+                                            while bits != 0 {
+                                                let q = base + bits.trailing_zeros() as usize;
+                                                bits &= bits - 1;
+                                                tile_step::<S, 1, $v, true>(s, &mut acc, ai.add(q), 0, bj.add(q * ldb), last, 1);
+                                            }
+                                        }
                                     }
                                     tile_store::<S, 1, $v>(s, &acc, ci, 0, last, relu && q1 == steps);
                                 })*
@@ -1328,13 +1348,13 @@ unsafe fn sparse_rows<S: Simd, const NC: usize>(
                         };
                     }
                         go!(1 2 3 4 5 6 7 8 9 10 11 12);
+                        j += width;
                     }
                 }
-                q0 = q1;
             }
-            g0 = g1;
+            q0 = q1;
         }
-        j += width;
+        g0 = g1;
     }
 }
 
