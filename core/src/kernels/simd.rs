@@ -99,6 +99,12 @@ pub(crate) trait Simd: Copy {
     fn nonzero_bits(self, a: Self::F) -> u32;
     /// `m ? a : b`.
     fn select(self, m: Self::M, a: Self::F, b: Self::F) -> Self::F;
+    /// `a > 0 ? a : +0` (so `+0` for NaN and `-0`).
+    #[inline(always)]
+    fn relu(self, a: Self::F) -> Self::F {
+        let zero = self.splat(0.0);
+        self.select(self.gt(a, zero), a, zero)
+    }
     fn mand(self, a: Self::M, b: Self::M) -> Self::M;
 
     fn usplat(self, x: u32) -> Self::U;
@@ -195,13 +201,11 @@ unsafe fn st<S: Simd>(s: S, p: *mut f32, w: usize, v: S::F) {
 
 #[inline(always)]
 pub(crate) fn relu<S: Simd>(s: S, x: &mut [f32]) {
-    let zero = s.splat(0.0);
     let p = x.as_mut_ptr();
     chunks!(S, x.len(), |i, w| {
         // SAFETY: `chunks` yields `i + w ≤ x.len()`.
         unsafe {
-            let v = ld(s, p.add(i), w);
-            st(s, p.add(i), w, s.select(s.gt(v, zero), v, zero));
+            st(s, p.add(i), w, s.relu(ld(s, p.add(i), w)));
         }
     });
 }
@@ -890,15 +894,10 @@ unsafe fn tile_store<S: Simd, const MR: usize, const NR: usize>(
     last: usize,
     relu: bool,
 ) {
-    let zero = s.splat(0.0);
     for (r, acc) in acc.iter().enumerate() {
         for (v, &x) in acc.iter().enumerate() {
             let w = if v + 1 == NR { last } else { S::LANES };
-            let x = if relu {
-                s.select(s.gt(x, zero), x, zero)
-            } else {
-                x
-            };
+            let x = if relu { s.relu(x) } else { x };
             // SAFETY: inside row `r` of the tile (caller's contract).
             unsafe { st(s, c.add(r * ldc + v * S::LANES), w, x) };
         }

@@ -140,6 +140,13 @@ impl Simd for Avx2 {
         avx!(_mm256_blendv_ps(b, a, m))
     }
     #[inline(always)]
+    fn relu(self, a: __m256) -> __m256 {
+        // `maxps` returns its second operand (+0) when either is NaN or both are zeros. Unlike
+        // the default `select`, LLVM cannot turn an in-place `relu` into a masked store of
+        // zeros (`vmaskmovps`, microcoded and slow on AMD).
+        avx!(_mm256_max_ps(a, _mm256_setzero_ps()))
+    }
+    #[inline(always)]
     fn mand(self, a: __m256, b: __m256) -> __m256 {
         avx!(_mm256_and_ps(a, b))
     }

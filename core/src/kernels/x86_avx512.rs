@@ -151,6 +151,13 @@ impl Simd for Avx512 {
         avx512!(_mm512_mask_blend_ps(m, b, a))
     }
     #[inline(always)]
+    fn relu(self, a: __m512) -> __m512 {
+        // `maxps` returns its second operand (+0) when either is NaN or both are zeros. Unlike
+        // the default `select`, LLVM cannot turn an in-place `relu` into a masked store of
+        // zeros (`vmaskmovps`, microcoded and slow on AMD).
+        avx512!(_mm512_max_ps(a, _mm512_setzero_ps()))
+    }
+    #[inline(always)]
     fn mand(self, a: __mmask16, b: __mmask16) -> __mmask16 {
         a & b
     }
