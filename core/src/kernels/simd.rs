@@ -1556,15 +1556,8 @@ unsafe fn sparse_gather<S: Simd, const NC: usize>(
     ldc: usize,
 ) {
     debug_assert!(rows <= 64 && steps <= 32);
-    let mut masks = [0u32; 64];
-    for i in 0..steps {
-        // SAFETY: row `i < steps` of A, its first `rows` values: the caller's range.
-        let mut bits = unsafe { nonzero_bits64(s, a.add(i * lda), rows) };
-        while bits != 0 {
-            masks[bits.trailing_zeros() as usize] |= 1 << i;
-            bits &= bits - 1;
-        }
-    }
+    // SAFETY: `rows ≤ 64` values of row `i < steps` of A: the caller's range.
+    let masks = unsafe { sample_masks(s, rows, steps, a, lda) };
     let zero = s.splat(0.0);
     for (p, &mask) in masks[..rows].iter().enumerate() {
         let mut j = 0;
@@ -1604,6 +1597,47 @@ unsafe fn sparse_gather<S: Simd, const NC: usize>(
             j += width;
         }
     }
+}
+
+/// `masks[p]`: bit `i` set where `a(i, p) ≠ 0` (NaN included), for `p < rows ≤ 64` and
+/// `i < steps ≤ 32`; zero for `p ≥ rows`. Vector-wise and branch-free: each step ORs its bit
+/// into the lanes of its nonzeros (a bit per step, so an XOR).
+///
+/// # Safety
+/// `a.add(i·lda)..+ rows` readable for `i < steps`.
+#[inline(always)]
+unsafe fn sample_masks<S: Simd>(
+    s: S,
+    rows: usize,
+    steps: usize,
+    a: *const f32,
+    lda: usize,
+) -> [u32; 64] {
+    const MAX_VECTORS: usize = 64 / 4; // the narrowest vectors have 4 lanes
+    let nv = rows.div_ceil(S::LANES);
+    let (zero, abs) = (s.usplat(0), s.usplat(0x7fff_ffff));
+    let mut acc = [zero; MAX_VECTORS];
+    for i in 0..steps {
+        let bit = s.usplat(1 << i);
+        for (v, acc) in acc[..nv].iter_mut().enumerate() {
+            let w = (rows - v * S::LANES).min(S::LANES);
+            // SAFETY: `v·LANES + w ≤ rows` of row `i` (caller's contract).
+            let x = s.to_bits(unsafe { ld(s, a.add(i * lda + v * S::LANES), w) });
+            let nonzero = s.ugt(s.uand(x, abs), zero);
+            *acc = s.uxor(*acc, s.uselect(nonzero, bit, zero));
+        }
+    }
+    let mut masks = [0u32; 64];
+    for (v, &acc) in acc[..nv].iter().enumerate() {
+        // SAFETY: `(v + 1)·LANES ≤ 64` entries of `masks`; a plain store of the lanes' bits.
+        unsafe {
+            s.store(
+                masks.as_mut_ptr().add(v * S::LANES).cast(),
+                s.bits_as_f32(acc),
+            )
+        };
+    }
+    masks
 }
 
 /// Test hook: `(sparse_gather, sparse_outer)` results for `C[p] = Σ_i a(i, p)·B[i]` with `A`

@@ -564,18 +564,20 @@ fn matmul_zero_skipping_is_exact() {
         (32, 784, 128),
         (3, 17, 1),
     ] {
+        // Zeros of both signs: `-0.0` is skipped like `+0.0`.
+        let zero = |i: usize| if i.is_multiple_of(2) { 0.0 } else { -0.0 };
         let mut a: Vec<f32> = (0..m * k)
             .map(|i| {
                 if i % 3 == 0 {
-                    0.0
+                    zero(i / 3)
                 } else {
                     (i % 7) as f32 - 3.0
                 }
             })
             .collect();
         // Some rows all zero, dense and sparse rows mixed.
-        for v in &mut a[..k] {
-            *v = 0.0;
+        for (p, v) in a[..k].iter_mut().enumerate() {
+            *v = zero(p);
         }
         if m > 2 {
             for v in &mut a[2 * k..3 * k] {
