@@ -1217,6 +1217,16 @@ pub(crate) use impl_isolated_blocked;
 #[inline(always)]
 unsafe fn nonzero_bits64<S: Simd>(s: S, p: *const f32, len: usize) -> u64 {
     let mut bits = 0u64;
+    if len == 64 {
+        // Full words (all but a row's last): a constant trip count, unrolled, with constant
+        // shifts; the general loop below shifts by a variable and tests each vector's width.
+        for v in 0..64 / S::LANES {
+            // SAFETY: `v·LANES + LANES ≤ 64 = len`.
+            let m = s.nonzero_bits(unsafe { s.load(p.add(v * S::LANES)) });
+            bits |= u64::from(m) << (v * S::LANES);
+        }
+        return bits;
+    }
     let mut i = 0;
     while i < len {
         let w = (len - i).min(S::LANES);
