@@ -10,7 +10,8 @@ use flashnet::kernels;
 use flashnet::mnist::to_input;
 use flashnet::tutorial::{self, AdamTrainer, InferenceWorkspace};
 use flashnet::{Adam, Metrics, Noise};
-use rand_core::{Rng, SeedableRng};
+use flashnet_benches::mnist_like_image;
+use rand_core::SeedableRng;
 use rand_pcg::Pcg32;
 
 /// Inference batch for the 10,000-image runs: the CLI's (`flashnet_cli::parallel::SHARD`).
@@ -18,17 +19,7 @@ const EVAL_BATCH: usize = 16;
 const EVAL_IMAGES: usize = 10_000;
 
 fn images(n: usize, rng: &mut Pcg32) -> Vec<[u8; 784]> {
-    (0..n)
-        .map(|_| {
-            core::array::from_fn(|_| {
-                if rng.next_u32().is_multiple_of(5) {
-                    (rng.next_u32() % 256) as u8
-                } else {
-                    0
-                }
-            })
-        })
-        .collect()
+    (0..n).map(|_| mnist_like_image(rng)).collect()
 }
 
 fn bench(c: &mut Criterion) {

@@ -13,7 +13,9 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use flashnet::kernels::{self, Kernels};
-use flashnet_benches::{AlignedVec, fma_chains, random};
+use flashnet::mnist::to_input;
+use flashnet::tutorial::{self, AdamTrainer, InferenceWorkspace};
+use flashnet_benches::{AlignedVec, fma_chains, mnist_like_image, random};
 use rand_core::SeedableRng;
 use rand_pcg::Pcg32;
 
@@ -116,6 +118,38 @@ fn main() {
                 });
             }
         }
+    }
+    // The whole model on 10,000 MNIST-like 8-bit images, as `predict_10k` in the `train_step`
+    // bench and the CLI run it: converted 16 at a time into one workspace, then the forward
+    // pass. FLOP: the dense shapes of both layers.
+    for path in kernels::available() {
+        let name = format!("predict_10k/{path}/mnist_like");
+        if !name.contains(&filter) {
+            continue;
+        }
+        let model = tutorial::model(tutorial::DROPOUT);
+        let mut t: Box<AdamTrainer> = bytemuck::zeroed_box();
+        t.init(&model, &mut rng);
+        let images: Vec<[u8; 784]> = (0..10_000).map(|_| mnist_like_image(&mut rng)).collect();
+        let mut ws: Box<InferenceWorkspace<16>> = bytemuck::zeroed_box();
+        rows_push(
+            &mut rows,
+            &name,
+            (2 * 10_000 * (784 * 128 + 128 * 10)) as f64,
+            Box::new(move || {
+                let before = kernels::active();
+                kernels::force(path).expect("available path");
+                let mut top = 0.0f32;
+                for batch in images.chunks(16) {
+                    for (dst, src) in ws.input.iter_mut().zip(batch) {
+                        to_input(src, dst);
+                    }
+                    top += model.predict(&t.params, &mut ws, batch.len()).unwrap()[0][0];
+                }
+                kernels::force(before).expect("restore the path");
+                black_box(top);
+            }),
+        );
     }
     // The `gemm` crate (single thread, AVX-512 kernels enabled) on the dense forward and
     // weight-gradient shapes, interleaved like the rest.

@@ -20,6 +20,18 @@ pub fn random(len: usize, zero_fraction: f32, rng: &mut Pcg32) -> AlignedVec {
     AlignedVec::from(v)
 }
 
+/// An MNIST-like 8-bit image: each pixel zero with probability 4/5 (MNIST's are 81% zeros),
+/// otherwise uniform in `0..256`.
+pub fn mnist_like_image(rng: &mut Pcg32) -> [u8; 784] {
+    core::array::from_fn(|_| {
+        if rng.next_u32().is_multiple_of(5) {
+            (rng.next_u32() % 256) as u8
+        } else {
+            0
+        }
+    })
+}
+
 /// One core's FMA peak loop: 12 independent chains of `iters` 8-lane FMAs (`iters·12·8·2`
 /// FLOP; on Zen 4 `ymm` and `zmm` FMAs reach the same 32 FLOP/cycle). `None` where the CPU has
 /// no AVX2 and FMA.
