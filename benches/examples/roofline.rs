@@ -16,6 +16,8 @@ use flashnet::kernels::{self, Kernels};
 use flashnet::mnist::to_input;
 use flashnet::tutorial::{self, AdamTrainer, InferenceWorkspace};
 use flashnet_benches::{AlignedVec, fma_chains, mnist_like_image, random};
+use flashnet_cli::cli::DataArgs;
+use flashnet_cli::mnist::{Mnist, Parts};
 use rand_core::SeedableRng;
 use rand_pcg::Pcg32;
 
@@ -35,6 +37,16 @@ fn rows_push(rows: &mut Vec<Row>, name: &str, flops: f64, job: Job) {
         job,
         times: Vec::new(),
     });
+}
+
+/// MNIST's 10,000 test images, found as the CLI finds them but never downloaded.
+fn mnist_test_images() -> Option<Vec<[u8; 784]>> {
+    let args = DataArgs {
+        data: None,
+        offline: true,
+    };
+    let mnist = Mnist::locate_and_load(&args, Parts::Test).ok()?;
+    Some(mnist.test().ok()?.images.as_slice().to_vec())
 }
 
 fn main() {
@@ -119,37 +131,46 @@ fn main() {
             }
         }
     }
-    // The whole model on 10,000 MNIST-like 8-bit images, as `predict_10k` in the `train_step`
-    // bench and the CLI run it: converted 16 at a time into one workspace, then the forward
-    // pass. FLOP: the dense shapes of both layers.
-    for path in kernels::available() {
-        let name = format!("predict_10k/{path}/mnist_like");
-        if !name.contains(&filter) {
-            continue;
-        }
-        let model = tutorial::model(tutorial::DROPOUT);
-        let mut t: Box<AdamTrainer> = bytemuck::zeroed_box();
-        t.init(&model, &mut rng);
-        let images: Vec<[u8; 784]> = (0..10_000).map(|_| mnist_like_image(&mut rng)).collect();
-        let mut ws: Box<InferenceWorkspace<16>> = bytemuck::zeroed_box();
-        rows_push(
-            &mut rows,
-            &name,
-            (2 * 10_000 * (784 * 128 + 128 * 10)) as f64,
-            Box::new(move || {
-                let before = kernels::active();
-                kernels::force(path).expect("available path");
-                let mut top = 0.0f32;
-                for batch in images.chunks(16) {
-                    for (dst, src) in ws.input.iter_mut().zip(batch) {
-                        to_input(src, dst);
+    // The whole model on 10,000 8-bit images, as `predict_10k` in the `train_step` bench and
+    // the CLI run it: converted 16 at a time into one workspace, then the forward pass. FLOP:
+    // the dense shapes of both layers. `mnist_like`: nonzeros at random, as in the criterion
+    // bench; `mnist_test`: MNIST's own test set (the target), if the CLI's data lookup
+    // finds it offline (`FLASHNET_DATA`, the cache), whose nonzeros gather in the middle.
+    let mnist_like: Vec<[u8; 784]> = (0..10_000).map(|_| mnist_like_image(&mut rng)).collect();
+    let mnist_test = mnist_test_images();
+    for (data, images) in [("mnist_like", Some(mnist_like)), ("mnist_test", mnist_test)] {
+        for path in kernels::available() {
+            let name = format!("predict_10k/{path}/{data}");
+            if !name.contains(&filter) {
+                continue;
+            }
+            let Some(images) = images.clone() else {
+                eprintln!("{name}: skipped, MNIST not found offline (set FLASHNET_DATA)");
+                continue;
+            };
+            let model = tutorial::model(tutorial::DROPOUT);
+            let mut t: Box<AdamTrainer> = bytemuck::zeroed_box();
+            t.init(&model, &mut rng);
+            let mut ws: Box<InferenceWorkspace<16>> = bytemuck::zeroed_box();
+            rows_push(
+                &mut rows,
+                &name,
+                (2 * images.len() * (784 * 128 + 128 * 10)) as f64,
+                Box::new(move || {
+                    let before = kernels::active();
+                    kernels::force(path).expect("available path");
+                    let mut top = 0.0f32;
+                    for batch in images.chunks(16) {
+                        for (dst, src) in ws.input.iter_mut().zip(batch) {
+                            to_input(src, dst);
+                        }
+                        top += model.predict(&t.params, &mut ws, batch.len()).unwrap()[0][0];
                     }
-                    top += model.predict(&t.params, &mut ws, batch.len()).unwrap()[0][0];
-                }
-                kernels::force(before).expect("restore the path");
-                black_box(top);
-            }),
-        );
+                    kernels::force(before).expect("restore the path");
+                    black_box(top);
+                }),
+            );
+        }
     }
     // The `gemm` crate (single thread, AVX-512 kernels enabled) on the dense forward and
     // weight-gradient shapes, interleaved like the rest.
