@@ -298,7 +298,9 @@ pub fn softmax_cross_entropy(
             *gi = libm::expf(v - max);
             sum += *gi;
         }
-        loss += max + libm::logf(sum) - z[y];
+        // `ln Σ − (z_y − max)`: the difference first, exact for the largest logit, where
+        // `max + ln Σ − z_y` rounds `ln Σ` into a large `max` (all of it at 1e17).
+        loss += libm::logf(sum) - (z[y] - max);
         let inv = grad_scale / sum;
         for gi in g.iter_mut() {
             *gi *= inv;

@@ -622,7 +622,7 @@ pub(crate) fn softmax_cross_entropy<S: Simd>(
         let o = grad[r * n..(r + 1) * n].as_mut_ptr();
         // SAFETY: `z` and `o` are rows of width `n` (slices just taken).
         let sum = unsafe { exp_row(s, n, z.as_ptr(), max, o) };
-        loss += max + libm::logf(sum) - zy;
+        loss += libm::logf(sum) - (zy - max); // as portable rounds it
         // SAFETY: `o` is a row of width `n`.
         unsafe { scale_row(s, n, o, grad_scale / sum) };
         grad[r * n + y] -= grad_scale;

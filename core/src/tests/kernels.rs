@@ -296,6 +296,25 @@ fn softmax_cross_entropy_counts_and_extremes() {
 }
 
 #[test]
+fn softmax_cross_entropy_keeps_its_precision_at_large_logits() {
+    // Ten tied logits cost ln 10 whatever their size; `max + ln Σ − z_y` lost it all to
+    // rounding at 1e17 (and the third digit at 1e6).
+    for big in [1e6f32, 1e17, -1e17] {
+        let z = [big; 10];
+        let mut grad = [0.0; 10];
+        let active = softmax_cross_entropy(10, &z, &[3], 1.0, &mut grad).0;
+        let reference =
+            crate::kernels::portable::softmax_cross_entropy(10, &z, &[3], 1.0, &mut grad).0;
+        for loss in [active, reference] {
+            assert!(
+                (loss - core::f32::consts::LN_10).abs() < 1e-6,
+                "{big}: {loss}"
+            );
+        }
+    }
+}
+
+#[test]
 fn dropout_mask_rate_zero_keeps_everything() {
     let mut mask = [7.0f32; 1000];
     dropout_mask(&mut mask, 0.0, 1, 0);
