@@ -23,7 +23,7 @@ use flashnet::quant::{QDense, QDenseParts};
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 
 use crate::atomic;
-use crate::model_file::{ARCHITECTURE_KEY, FORMAT_KEY, architecture};
+use crate::model_file::{ARCHITECTURE_KEY, FORMAT_KEY, architecture, printable};
 
 /// Metadata key saying how a file is quantized.
 pub const QUANTIZATION_KEY: &str = "quantization";
@@ -204,6 +204,12 @@ fn specs() -> Vec<(String, Dtype, Vec<usize>)> {
     v
 }
 
+/// Smallest and largest scale a file may hold: dequantized values (`scale · (q − zero_point)`,
+/// `|q − zero_point| ≤ 255`) then stay finite and normal, and so do their softmax and loss.
+pub const MIN_SCALE: f32 = 1e-20;
+/// See [`MIN_SCALE`].
+pub const MAX_SCALE: f32 = 1e20;
+
 /// [`load`] on bytes in memory: every tensor present with its dtype and shape and no others,
 /// scales finite and positive, zero points in range, input quantization `q = p − 128`, and the
 /// integer parameters accepted by the core (multipliers, shifts, bias range, layer chain).
@@ -216,21 +222,24 @@ pub fn parse(bytes: &[u8]) -> Result<QuantizedModel> {
     if let Some(q) = metadata.get(QUANTIZATION_KEY) {
         ensure!(
             q == INT8,
-            "quantization `{q}` is not supported (this build runs `{INT8}`)"
+            "quantization `{}` is not supported (this build runs `{INT8}`)",
+            printable(q)
         );
     }
     if let Some(arch) = metadata.get(ARCHITECTURE_KEY) {
         let ours = architecture(&flashnet::tutorial::model(flashnet::tutorial::DROPOUT));
         ensure!(
             *arch == ours,
-            "architecture `{arch}` cannot be loaded by this build, which runs `{ours}`"
+            "architecture `{}` cannot be loaded by this build, which runs `{ours}`",
+            printable(arch)
         );
     }
     let specs = specs();
     for name in st.names() {
         ensure!(
             specs.iter().any(|(n, _, _)| n == name),
-            "unexpected tensor `{name}` in an int8 model (expected exactly: {})",
+            "unexpected tensor `{}` in an int8 model (expected exactly: {})",
+            printable(name),
             specs
                 .iter()
                 .map(|(n, _, _)| n.as_str())
@@ -275,9 +284,12 @@ pub fn parse(bytes: &[u8]) -> Result<QuantizedModel> {
         if let Some((i, x)) = v
             .iter()
             .enumerate()
-            .find(|(_, x)| !(x.is_finite() && **x > 0.0))
+            .find(|(_, x)| !(MIN_SCALE..=MAX_SCALE).contains(*x))
         {
-            bail!("tensor `{name}` holds {x} at index {i}: scales must be finite and positive");
+            bail!(
+                "tensor `{name}` holds {x:e} at index {i}: scales must be finite and positive, \
+                 within {MIN_SCALE:e}..={MAX_SCALE:e} (a calibrated model's are near 1e-4..1)"
+            );
         }
         Ok(v)
     };
@@ -585,6 +597,29 @@ mod tests {
                     d.copy_from_slice(&0f32.to_le_bytes())
                 }),
                 "finite and positive",
+            ),
+            (
+                patched(&bytes, "dense_1/output_scale", |d| {
+                    d.copy_from_slice(&3e38f32.to_le_bytes())
+                }),
+                "holds 3e38 at index 0: scales must be finite and positive, within",
+            ),
+            (
+                patched(&bytes, "dense/kernel_scale", |d| {
+                    d[4..8].copy_from_slice(&1e-45f32.to_le_bytes())
+                }),
+                "at index 1: scales must be",
+            ),
+            (
+                {
+                    let meta = HashMap::from([(
+                        QUANTIZATION_KEY.to_string(),
+                        "int8\u{1b}[31m\nline2".to_string(),
+                    )]);
+                    let none: [(&str, TensorView<'_>); 0] = [];
+                    safetensors::serialize(none, Some(meta)).unwrap()
+                },
+                "quantization `int8\\u{1b}[31m\\nline2` is not supported",
             ),
         ];
         for (b, want) in cases {
