@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail, ensure};
-use flashnet::tutorial;
+use flashnet::{Params, tutorial};
 use safetensors::SafeTensors;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -125,7 +125,7 @@ pub fn load(
     settings: &Settings,
 ) -> Result<Position> {
     let file = path(dir);
-    let bytes = std::fs::read(&file)
+    let bytes = model_file::read_capped(&file, 3 * model_file::MAX_FILE_BYTES)
         .with_context(|| format!("cannot read checkpoint {}", file.display()))?;
     parse(&bytes, model, t, settings).with_context(|| format!("checkpoint {}", file.display()))
 }
@@ -160,11 +160,35 @@ fn parse(
             describe_difference(&state.settings, settings)
         );
     }
+    // A position inside the run these settings describe, with consistent running totals.
+    let steps = settings.train_samples.div_ceil(settings.batch_size.max(1)) as u64;
+    ensure!(
+        state.steps_done < steps,
+        "it is {} steps into an epoch of {steps}",
+        state.steps_done
+    );
+    ensure!(
+        state.correct <= state.count
+            && state.count <= state.steps_done * settings.batch_size as u64
+            && state.loss_sum.is_finite()
+            && state.loss_sum >= 0.0,
+        "inconsistent running totals (loss sum {}, {} correct of {} after {} steps)",
+        state.loss_sum,
+        state.correct,
+        state.count,
+        state.steps_done
+    );
     model_file::check_names(&st, model, &["", "adam/m/", "adam/v/"])?;
     t.params = model_file::read_params(&st, model, "")?;
     t.adam.m = *model_file::read_params(&st, model, "adam/m/")?;
     t.adam.v = *model_file::read_params(&st, model, "adam/v/")?;
     t.adam.iterations = state.adam_iterations;
+    // Adam's second moments are running means of squares.
+    for i in 0..tutorial::Params::TENSORS {
+        if let Some(v) = t.adam.v.tensor(i).iter().find(|v| v.is_nan() || **v < 0.0) {
+            bail!("Adam's second moment holds {v}: it must be zero or positive");
+        }
+    }
     let mut history = History::new();
     for e in &state.history {
         let validation = e.val_loss.zip(e.val_accuracy);

@@ -100,9 +100,16 @@ pub fn fit(
             let stats = trainer.step(model, imgs, labs, noise)?;
             if !stats.loss_sum.is_finite() {
                 bar.abandon();
+                let kept = match &cfg.checkpoint {
+                    Some(dir) if checkpoint::path(dir).exists() => format!(
+                        "the last good checkpoint, {}, is kept",
+                        checkpoint::path(dir).display()
+                    ),
+                    _ => "no checkpoint had been written yet".to_string(),
+                };
                 bail!(
                     "the loss became {} at epoch {epoch}, step {} of {steps}: training diverged \
-                     (try a lower --learning-rate); the last good checkpoint is kept",
+                     (try a lower --learning-rate); {kept}",
                     stats.loss_sum,
                     step + 1
                 );

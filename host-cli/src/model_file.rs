@@ -78,6 +78,21 @@ pub fn save(
     params: &tutorial::Params,
     facts: &serde_json::Value,
 ) -> Result<()> {
+    // What `parse` would refuse is not written (a diverged run's weights).
+    for (i, spec) in tensor_specs(model).iter().enumerate() {
+        if let Some(v) = params
+            .tensor(i)
+            .iter()
+            .find(|v| !(-MAX_WEIGHT..=MAX_WEIGHT).contains(*v))
+        {
+            bail!(
+                "not writing {}: tensor `{}` holds {v:e}, beyond the ±{MAX_WEIGHT:e} a model \
+                 file may hold (training diverged: try a lower --learning-rate)",
+                path.display(),
+                spec.name
+            );
+        }
+    }
     let mut meta = HashMap::new();
     meta.insert(FORMAT_KEY.to_string(), "flashnet".to_string());
     meta.insert("training".to_string(), facts.to_string());

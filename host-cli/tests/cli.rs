@@ -466,13 +466,62 @@ fn ctrl_c_checkpoints_and_resume_matches_an_uninterrupted_run() {
     );
 
     // Resuming with other settings is refused.
-    let mut bad = args("bad", &["--resume".into(), ckpt]);
+    let mut bad = args("bad", &["--resume".into(), ckpt.clone()]);
     bad[4] = "32".into();
     let bad: Vec<&str> = bad.iter().map(String::as_str).collect();
     assert_fails(
         &flashnet(&bad, Some(&data)),
         "--batch-size 16 in the checkpoint, 32 now",
     );
+
+    // A checkpoint whose position, totals or Adam state cannot be is refused.
+    let file = std::path::Path::new(&ckpt).join("checkpoint.safetensors");
+    let good = std::fs::read(&file).unwrap();
+    let cases: [(&Tamper, &str); 3] = [
+        (
+            &|s, _, _| s["steps_done"] = 10_000.into(),
+            "steps into an epoch of",
+        ),
+        (
+            &|s, _, _| s["correct"] = (s["count"].as_u64().unwrap() + 1).into(),
+            "inconsistent running totals",
+        ),
+        (
+            &|_, data, at| data[at..at + 4].copy_from_slice(&(-1.0f32).to_le_bytes()),
+            "Adam's second moment holds -1",
+        ),
+    ];
+    for (tamper, needle) in cases {
+        std::fs::write(&file, tampered(&good, tamper)).unwrap();
+        let resume = args("tampered", &["--resume".into(), ckpt.clone()]);
+        let resume: Vec<&str> = resume.iter().map(String::as_str).collect();
+        assert_fails(&flashnet(&resume, Some(&data)), needle);
+    }
+}
+
+/// Edits a checkpoint's training state (JSON) and data bytes, given the data offset of
+/// `adam/v/dense/kernel`.
+type Tamper = dyn Fn(&mut Value, &mut Vec<u8>, usize);
+
+/// `bytes` (a checkpoint) with its training state and data passed through `f`, which also gets
+/// the data offset of `adam/v/dense/kernel`.
+fn tampered(bytes: &[u8], f: &Tamper) -> Vec<u8> {
+    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let mut header: Value = serde_json::from_slice(&bytes[8..8 + n]).unwrap();
+    let mut data = bytes[8 + n..].to_vec();
+    let at = header["adam/v/dense/kernel"]["data_offsets"][0]
+        .as_u64()
+        .unwrap() as usize;
+    let mut state: Value =
+        serde_json::from_str(header["__metadata__"]["state"].as_str().unwrap()).unwrap();
+    f(&mut state, &mut data, at);
+    header["__metadata__"]["state"] = state.to_string().into();
+    let mut text = header.to_string().into_bytes();
+    text.resize(text.len().next_multiple_of(8), b' ');
+    let mut out = (text.len() as u64).to_le_bytes().to_vec();
+    out.extend(text);
+    out.extend(data);
+    out
 }
 
 #[test]
@@ -497,6 +546,7 @@ fn divergence_stops_with_the_epoch_and_step_and_keeps_the_checkpoint() {
     assert_fails(&o, "the loss became");
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("at epoch 1, step "), "{err}");
+    assert!(err.contains("no checkpoint had been written yet"), "{err}");
     assert!(
         !std::path::Path::new(&out).exists(),
         "no model is written from a diverged run"
