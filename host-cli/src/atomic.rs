@@ -3,7 +3,7 @@
 
 use std::fs::{self, File};
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
@@ -12,8 +12,11 @@ pub fn write(path: &Path, bytes: &[u8]) -> Result<()> {
     write_with(path, |f| f.write_all(bytes))
 }
 
-/// Atomically replaces `path` with what `fill` writes into the temp file.
+/// Atomically replaces `path` with what `fill` writes into the temp file. A symlink is written
+/// through (its target replaced), not replaced by a file.
 pub fn write_with(path: &Path, fill: impl FnOnce(&mut File) -> std::io::Result<()>) -> Result<()> {
+    let resolved = follow_symlinks(path)?;
+    let path = resolved.as_path();
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -23,11 +26,10 @@ pub fn write_with(path: &Path, fill: impl FnOnce(&mut File) -> std::io::Result<(
     let name = path
         .file_name()
         .with_context(|| format!("{} is not a file path", path.display()))?;
-    let tmp = dir.join(format!(
-        ".{}.tmp{}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
+    // The name's first 64 characters: a longer one could push the temp name past the
+    // file system's limit (255 bytes) when the target's own name is within it.
+    let short: String = name.to_string_lossy().chars().take(64).collect();
+    let tmp = dir.join(format!(".{short}.tmp{}", std::process::id()));
     let result = (|| -> std::io::Result<()> {
         let mut f = File::create(&tmp)?;
         fill(&mut f)?;
@@ -46,6 +48,27 @@ pub fn write_with(path: &Path, fill: impl FnOnce(&mut File) -> std::io::Result<(
     Ok(())
 }
 
+/// Where writing `path` lands: the file at the end of its chain of symlinks (which need not
+/// exist yet), or `path` itself.
+fn follow_symlinks(path: &Path) -> Result<PathBuf> {
+    let mut p = path.to_path_buf();
+    for _ in 0..40 {
+        if !fs::symlink_metadata(&p).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Ok(p);
+        }
+        let target = fs::read_link(&p)
+            .with_context(|| format!("cannot read the symlink {}", p.display()))?;
+        p = match p.parent() {
+            Some(dir) => dir.join(target), // `join` keeps an absolute target as it is
+            None => target,
+        };
+    }
+    anyhow::bail!(
+        "cannot write {}: too many levels of symlinks",
+        path.display()
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -58,6 +81,38 @@ mod tests {
         write(&p, b"two").unwrap();
         assert_eq!(fs::read(&p).unwrap(), b"two");
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn long_names_and_symlinks() {
+        let dir = tempfile::tempdir().unwrap();
+        let long = dir.path().join("n".repeat(250));
+        write(&long, b"long").unwrap();
+        assert_eq!(fs::read(&long).unwrap(), b"long");
+        #[cfg(unix)]
+        {
+            let target = dir.path().join("target.json");
+            let link = dir.path().join("link.json");
+            fs::write(&target, b"old").unwrap();
+            std::os::unix::fs::symlink(&target, &link).unwrap();
+            write(&link, b"new").unwrap();
+            assert!(
+                fs::symlink_metadata(&link)
+                    .unwrap()
+                    .file_type()
+                    .is_symlink()
+            );
+            assert_eq!(fs::read(&target).unwrap(), b"new");
+            // A symlink to a file not there yet (relative to the link's directory).
+            let dangling = dir.path().join("dangling.json");
+            std::os::unix::fs::symlink("new/x.json", &dangling).unwrap();
+            write(&dangling, b"x").unwrap();
+            assert_eq!(fs::read(dir.path().join("new/x.json")).unwrap(), b"x");
+            let looped = dir.path().join("loop");
+            std::os::unix::fs::symlink("loop", &looped).unwrap();
+            let e = format!("{:#}", write(&looped, b"x").unwrap_err());
+            assert!(e.contains("too many levels of symlinks"), "{e}");
+        }
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod interrupt;
 pub mod kernel_path;
 pub mod mnist;
 pub mod model_file;
+pub mod outputs;
 pub mod parallel;
 pub mod plots;
 pub mod progress;

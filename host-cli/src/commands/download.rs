@@ -13,7 +13,7 @@ pub fn run(args: &DownloadArgs) -> Result<()> {
     };
     download::download_all(&dir)?;
     if args.json {
-        super::print_json(&json!({"dir": dir, "files": data::FILES}));
+        super::print_json(&json!({"dir": super::path_json(&dir), "files": data::FILES}));
     } else {
         println!("MNIST is in {}", dir.display());
     }

@@ -75,7 +75,7 @@ fn report_metrics(
     eprint!("{}", report::confusion(&m.confusion));
     if args.json {
         let mut out = json!({
-            "model": args.model,
+            "model": super::path_json(&args.model),
             "test_accuracy": m.accuracy(),
             "test_loss": m.loss(),
             "samples": m.count,

@@ -7,7 +7,7 @@ use serde_json::json;
 
 use crate::cli::PredictArgs;
 use crate::mnist::{Mnist, Parts};
-use crate::{image_file, model_file, plots, quant_file, report};
+use crate::{image_file, model_file, outputs, plots, quant_file, report};
 
 /// Logits, probabilities, and the int8 logits of an int8 model.
 type Outputs = ([f32; 10], [f32; 10], Option<[i8; 10]>);
@@ -80,10 +80,25 @@ struct Sample {
 pub fn run(args: &PredictArgs) -> Result<()> {
     let mut runner = Runner::load(&args.model)?;
     let samples = samples(args)?;
+    if let Some(plot) = &args.plot {
+        let files: Vec<_> = match samples.len() {
+            1 => vec![plot.clone()],
+            n => (0..n).map(|i| numbered(plot, i)).collect(),
+        };
+        let mut inputs = vec![("--model", args.model.as_path())];
+        inputs.extend(args.images.iter().map(|p| ("image", p.as_path())));
+        let plots: Vec<_> = files.iter().map(|f| ("--plot", f.as_path())).collect();
+        outputs::check(&plots, &inputs)?;
+    }
     let mut results = Vec::new();
     for s in &samples {
         let (logits, probs, int8_logits) = runner.run(&s.pixels)?;
-        let digit = flashnet::top_k::<10, 1>(&probs)[0].0;
+        // An int8 model's digit is its integer logits' argmax, as `evaluate` and the firmware
+        // take it (the dequantized floats can tie where the integers do not).
+        let digit = match &int8_logits {
+            Some(q) => flashnet::quant::tutorial::argmax(q),
+            None => flashnet::top_k::<10, 1>(&probs)[0].0,
+        };
         let text = format!(
             "{}\n{}predicted: {digit} (p = {:.4}){}\n{}",
             s.name,
@@ -116,7 +131,7 @@ pub fn run(args: &PredictArgs) -> Result<()> {
         results.push(r);
     }
     if args.json {
-        super::print_json(&json!({"model": args.model, "predictions": results}));
+        super::print_json(&json!({"model": super::path_json(&args.model), "predictions": results}));
     }
     Ok(())
 }

@@ -10,9 +10,10 @@ use crate::cli::QuantizeArgs;
 use crate::eval::evaluate;
 use crate::mnist::{Mnist, Parts};
 use crate::quantize::{calibrate, calibration_indices, details, quantize};
-use crate::{model_file, quant_file};
+use crate::{model_file, outputs, quant_file};
 
 pub fn run(args: &QuantizeArgs) -> Result<()> {
+    outputs::check(&[("--out", &args.out)], &[("--model", &args.model)])?;
     let (bytes, quantized) = quant_file::sniff(&args.model)?;
     ensure!(
         !quantized,
@@ -85,8 +86,8 @@ pub fn run(args: &QuantizeArgs) -> Result<()> {
     eprintln!("Model: {}", args.out.display());
     if args.json {
         super::print_json(&json!({
-            "model": args.model,
-            "out": args.out,
+            "model": super::path_json(&args.model),
+            "out": super::path_json(&args.out),
             "calibration_images": ranges.images,
             "f32_test_accuracy": f.accuracy(),
             "int8_test_accuracy": m.accuracy(),

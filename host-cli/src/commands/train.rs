@@ -15,9 +15,31 @@ use crate::fit::{FitConfig, History, Position, Stop, fit};
 use crate::interrupt::{self, Interrupted};
 use crate::mnist::{Mnist, Parts};
 use crate::parallel::{ParallelTrainer, Workers, default_threads};
-use crate::{atomic, model_file, plots, report};
+use crate::{atomic, model_file, outputs, plots, report};
+
+/// The plots `train` writes into `--plots`.
+const PLOTS: [&str; 3] = ["accuracy.png", "loss.png", "confusion.png"];
 
 pub fn run(args: &TrainArgs) -> Result<()> {
+    let checkpoint_dir = (args.checkpoint.clone())
+        .or_else(|| args.resume.clone())
+        .unwrap_or_else(|| {
+            args.out
+                .parent()
+                .unwrap_or(std::path::Path::new("."))
+                .join("checkpoint")
+        });
+    // Every file this run writes, checked before the data is even loaded.
+    let plot_files = PLOTS.map(|name| args.plots.join(name));
+    let checkpoint_file = checkpoint::path(&checkpoint_dir);
+    let mut files = vec![
+        ("--out", args.out.as_path()),
+        ("--history", args.history.as_path()),
+    ];
+    files.extend(plot_files.iter().map(|p| ("--plots", p.as_path())));
+    files.push(("checkpoint", checkpoint_file.as_path()));
+    outputs::check(&files, &[])?;
+
     let loading = Instant::now();
     let mnist = Mnist::locate_and_load(&args.data, Parts::TrainAndTest)?;
     eprintln!(
@@ -82,16 +104,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             Position::default()
         }
     };
-    let checkpoint_dir = (args.checkpoint.clone())
-        .or_else(|| args.resume.clone())
-        .or_else(|| {
-            Some(
-                args.out
-                    .parent()
-                    .unwrap_or(std::path::Path::new("."))
-                    .join("checkpoint"),
-            )
-        });
+    let checkpoint_dir = Some(checkpoint_dir);
     let cfg = FitConfig {
         epochs: args.epochs,
         settings,
@@ -172,9 +185,9 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     }
     if args.json {
         let mut out = history_json;
-        out["model_file"] = json!(args.out);
-        out["history_file"] = json!(args.history);
-        out["plots"] = json!(plot_files);
+        out["model_file"] = super::path_json(&args.out);
+        out["history_file"] = super::path_json(&args.history);
+        out["plots"] = plot_files.iter().map(|p| super::path_json(p)).collect();
         super::print_json(&out);
     } else {
         println!(
@@ -221,11 +234,7 @@ fn write_plots(
     let val_acc: Vec<f64> = e.iter().filter_map(|r| r.validation.map(|v| v.1)).collect();
     let loss: Vec<f64> = e.iter().map(|r| r.loss).collect();
     let val_loss: Vec<f64> = e.iter().filter_map(|r| r.validation.map(|v| v.0)).collect();
-    let files = [
-        args.plots.join("accuracy.png"),
-        args.plots.join("loss.png"),
-        args.plots.join("confusion.png"),
-    ];
+    let files = PLOTS.map(|name| args.plots.join(name));
     plots::accuracy(&files[0], &acc, &val_acc)?;
     plots::loss(&files[1], &loss, &val_loss)?;
     let title = "Confusion matrix: MNIST test set";

@@ -1,0 +1,140 @@
+//! Output files through the real `flashnet` binary: a run whose outputs collide with each other
+//! or with its inputs, or cannot be written, is refused before any work and leaves every file
+//! as it was; paths that are not UTF-8 are reported in `--json`, not a panic.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+
+/// A temp dir with synthetic data in `data/`, a model and a digit image.
+fn fixture() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    write_dataset(&dir.path().join("data"), 200, 50);
+    std::fs::write(dir.path().join("model.safetensors"), model_file(0.01)).unwrap();
+    std::fs::write(dir.path().join("digit.png"), digit_png()).unwrap();
+    dir
+}
+
+/// Every file under `dir`, with its bytes.
+fn snapshot(dir: &Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                files.push((p.clone(), std::fs::read(&p).unwrap()));
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+#[test]
+fn colliding_or_unwritable_outputs_are_refused_before_any_work() {
+    let dir = fixture();
+    let d = dir.path();
+    std::fs::write(d.join("plots-file"), b"not a directory").unwrap();
+    std::fs::create_dir(d.join("a-dir")).unwrap();
+    let data = d.join("data");
+    fn train<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+        let mut args = vec!["train", "--epochs", "1", "--offline"];
+        args.extend_from_slice(extra);
+        args
+    }
+    let cases: Vec<(Vec<&str>, &[&str])> = vec![
+        (
+            train(&["--out", "x.st", "--history", "x.st"]),
+            &["--history x.st and --out x.st are the same file"],
+        ),
+        (
+            train(&["--out", "p/loss.png", "--plots", "p"]),
+            &["--plots p/loss.png and --out p/loss.png are the same file"],
+        ),
+        (
+            train(&["--out", "m.st", "--plots", "plots-file"]),
+            &[
+                "--plots plots-file/accuracy.png",
+                "plots-file is not a directory",
+            ],
+        ),
+        (train(&["--out", "a-dir"]), &["--out a-dir is a directory"]),
+        (
+            train(&["--out", "/proc/flashnet-test/m.st"]),
+            &["cannot create files in /proc"],
+        ),
+        (
+            vec![
+                "predict",
+                "--model",
+                "model.safetensors",
+                "--index",
+                "0",
+                "--plot",
+                "model.safetensors",
+            ],
+            &["--plot model.safetensors would overwrite the --model file"],
+        ),
+        (
+            vec![
+                "predict",
+                "--model",
+                "model.safetensors",
+                "digit.png",
+                "--plot",
+                "./digit.png",
+            ],
+            &["--plot ./digit.png would overwrite the image file digit.png"],
+        ),
+        (
+            vec![
+                "quantize",
+                "--model",
+                "model.safetensors",
+                "--out",
+                "model.safetensors",
+            ],
+            &["--out model.safetensors would overwrite the --model file"],
+        ),
+    ];
+    let before = snapshot(d);
+    for (args, needles) in cases {
+        let o = flashnet(d, &args, Some(&data));
+        let line = assert_refused(&o, needles);
+        // Refused up front: no summary, no training, no progress printed before the error.
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!err.contains("Epoch"), "{args:?} trained first: {line}");
+        assert_eq!(snapshot(d), before, "{args:?} changed a file");
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn paths_that_are_not_utf8_are_reported_lossily_in_json() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let dir = fixture();
+    let d = dir.path();
+    let name = OsStr::from_bytes(b"m\xff.safetensors");
+    std::fs::copy(d.join("model.safetensors"), d.join(name)).unwrap();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_flashnet"))
+        .args([
+            OsStr::new("evaluate"),
+            OsStr::new("--json"),
+            OsStr::new("--model"),
+            name,
+        ])
+        .current_dir(d)
+        .env("FLASHNET_DATA", d.join("data"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["model"], "m\u{fffd}.safetensors");
+}
