@@ -220,6 +220,43 @@ fn quantize_evaluate_predict_and_refuse_broken_files() {
         &flashnet(&["evaluate", "--model", &broken], &data),
         "an int8 zero point must be in -128..=127",
     );
+    // A tiny (allowed) output scale: the dequantized logits differ by ~1e-20, their softmax is
+    // flat, and the digit is still the integer logits' argmax, as `evaluate` takes it.
+    let off = header["dense_1/output_scale"]["data_offsets"][0]
+        .as_u64()
+        .unwrap() as usize;
+    let mut tiny = bytes.clone();
+    tiny[8 + n + off..8 + n + off + 4].copy_from_slice(&1e-20f32.to_le_bytes());
+    std::fs::write(&broken, &tiny).unwrap();
+    let ev = json(&flashnet(
+        &[
+            "evaluate",
+            "--model",
+            &broken,
+            "--limit",
+            "10",
+            "--outputs",
+            "--json",
+        ],
+        &data,
+    ));
+    for i in 0..10 {
+        let pr = json(&flashnet(
+            &[
+                "predict",
+                "--model",
+                &broken,
+                "--index",
+                &i.to_string(),
+                "--json",
+            ],
+            &data,
+        ));
+        assert_eq!(
+            pr["predictions"][0]["prediction"], ev["predictions"][i],
+            "image {i}"
+        );
+    }
     assert_fails(
         &flashnet(&["quantize", "--model", &q1, "--out", &p("x")], &data),
         "already quantized",
