@@ -221,6 +221,15 @@ fn parse(
     })
 }
 
+/// A setting as the user typed it: an `f32` (the learning rate, 0.001) as `f32`, not as the
+/// `f64` it widens to (0.0010000000474974513).
+fn shown(v: &Value) -> String {
+    match v.as_f64() {
+        Some(f) if v.is_f64() && f64::from(f as f32) == f => (f as f32).to_string(),
+        _ => v.to_string(),
+    }
+}
+
 fn describe_difference(saved: &Settings, now: &Settings) -> String {
     let (Ok(Value::Object(a)), Ok(Value::Object(b))) =
         (serde_json::to_value(saved), serde_json::to_value(now))
@@ -236,10 +245,39 @@ fn describe_difference(saved: &Settings, now: &Settings) -> String {
                 _ => format!("--{}", k.replace('_', "-")),
             };
             format!(
-                "{name} {v} in the checkpoint, {} now",
-                b.get(k).unwrap_or(&Value::Null)
+                "{name} {} in the checkpoint, {} now",
+                shown(v),
+                shown(b.get(k).unwrap_or(&Value::Null))
             )
         })
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn differences_read_as_typed() {
+        let a = Settings {
+            batch_size: 32,
+            learning_rate: 0.001,
+            dropout: 0.2,
+            seed: 1,
+            validation_split: 0.1,
+            train_samples: 54_000,
+            labels_fnv: 7,
+        };
+        let b = Settings {
+            learning_rate: 0.002,
+            validation_split: 0.2,
+            ..a
+        };
+        assert_eq!(
+            describe_difference(&a, &b),
+            "--learning-rate 0.001 in the checkpoint, 0.002 now, \
+             --validation-split 0.1 in the checkpoint, 0.2 now"
+        );
+    }
 }

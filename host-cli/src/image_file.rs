@@ -29,7 +29,15 @@ pub fn decode(bytes: &[u8], invert: bool) -> Result<[u8; 784]> {
         .with_guessed_format()
         .context("cannot read the image header")?;
     match reader.format() {
-        Some(ImageFormat::Png | ImageFormat::Pnm) => {}
+        Some(ImageFormat::Png) => {}
+        // PGM is read by our own strict reader; other netpbm kinds are refused.
+        Some(ImageFormat::Pnm) if bytes.starts_with(b"P2") || bytes.starts_with(b"P5") => {
+            return Ok(inverted(crate::pgm::decode(bytes, ACCEPTED)?, invert));
+        }
+        Some(ImageFormat::Pnm) => bail!(
+            "a netpbm image of kind {}, not a PGM (P2/P5); expected {ACCEPTED}",
+            String::from_utf8_lossy(&bytes[..2.min(bytes.len())])
+        ),
         Some(other) => bail!("{other:?} images are not accepted; expected {ACCEPTED}"),
         None => bail!("not a PNG or PGM file; expected {ACCEPTED}"),
     }
@@ -59,10 +67,16 @@ pub fn decode(bytes: &[u8], invert: bool) -> Result<[u8; 784]> {
         );
     };
     let mut out = [0u8; 784];
-    for (o, &p) in out.iter_mut().zip(gray.as_raw()) {
-        *o = if invert { 255 - p } else { p };
+    out.copy_from_slice(gray.as_raw());
+    Ok(inverted(out, invert))
+}
+
+/// `pixels`, or their negative if `invert`.
+fn inverted(mut pixels: [u8; 784], invert: bool) -> [u8; 784] {
+    if invert {
+        pixels.iter_mut().for_each(|p| *p = 255 - *p);
     }
-    Ok(out)
+    pixels
 }
 
 #[cfg(test)]
@@ -114,5 +128,7 @@ mod tests {
         let mut bytes = png(&GrayImage::new(28, 28));
         bytes.truncate(bytes.len() / 2);
         assert!(err(&bytes).contains("decode"));
+        assert!(err(b"P4\n28 28\n").contains("netpbm image of kind P4, not a PGM"));
+        assert!(err(b"P7\nWIDTH 28\n").contains("kind P7"));
     }
 }

@@ -16,6 +16,7 @@ pub mod mnist;
 pub mod model_file;
 pub mod outputs;
 pub mod parallel;
+pub mod pgm;
 pub mod plots;
 pub mod progress;
 pub mod quant_file;

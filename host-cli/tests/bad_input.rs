@@ -706,12 +706,12 @@ fn image_wrong_size_colour_or_depth() {
         (
             "rgb.ppm",
             [b"P6\n28 28\n255\n".as_slice(), &[0; 28 * 28 * 3]].concat(),
-            "the image is Rgb8",
+            "a netpbm image of kind P6, not a PGM (P2/P5)",
         ),
         (
             "deep.pgm",
             [b"P5\n28 28\n65535\n".as_slice(), &[0; 28 * 28 * 2]].concat(),
-            "the image is L16",
+            "the maximum value is 65535; expected 1 to 255",
         ),
         (
             "small.pgm",
@@ -757,12 +757,22 @@ fn image_corrupt_empty_or_not_an_image() {
         (
             "cut.pgm",
             b"P5\n28 28\n255\n\x01\x02".to_vec(),
-            "cannot decode",
+            "truncated: 2 of 784 pixel bytes",
+        ),
+        (
+            "clamped.pgm",
+            [b"P5\n28 28\n100\n".as_slice(), &[200; 784]].concat(),
+            "pixel 0 is 200, above the maximum value 100",
+        ),
+        (
+            "trailing.pgm",
+            [b"P5\n28 28\n255\n".as_slice(), &[0; 790]].concat(),
+            "6 bytes after the 784 pixels",
         ),
         (
             "garbage.pgm",
             b"P5\nxx yy\n255\n".to_vec(),
-            "cannot read the image header",
+            "expected the width at byte 3",
         ),
     ];
     for (name, bytes, needle) in cases {
