@@ -137,7 +137,16 @@ fn main() {
     // bench; `mnist_test`: MNIST's own test set (the target), if the CLI's data lookup
     // finds it offline (`FLASHNET_DATA`, the cache), whose nonzeros gather in the middle.
     let mnist_like: Vec<[u8; 784]> = (0..10_000).map(|_| mnist_like_image(&mut rng)).collect();
-    let mnist_test = mnist_test_images();
+    let wanted = |data: &str| {
+        kernels::available()
+            .iter()
+            .any(|p| format!("predict_10k/{p}/{data}").contains(&filter))
+    };
+    let mnist_test = if wanted("mnist_test") {
+        mnist_test_images()
+    } else {
+        None
+    };
     for (data, images) in [("mnist_like", Some(mnist_like)), ("mnist_test", mnist_test)] {
         for path in kernels::available() {
             let name = format!("predict_10k/{path}/{data}");

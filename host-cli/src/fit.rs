@@ -79,6 +79,9 @@ pub fn fit(
     // images through memory.
     let mut images: Vec<[u8; PIXELS]> = Vec::with_capacity(n);
     let mut labels: Vec<u8> = Vec::with_capacity(n);
+    // Whether `cfg.checkpoint` holds this run's state: resumed from it, or saved since (a file
+    // there from another run does not count).
+    let mut checkpointed = pos.epochs_done > 0 || pos.steps_done > 0;
     for epoch in pos.epochs_done + 1..=cfg.epochs {
         order.clear();
         order.extend(0..n as u32);
@@ -101,7 +104,7 @@ pub fn fit(
             if !stats.loss_sum.is_finite() {
                 bar.abandon();
                 let kept = match &cfg.checkpoint {
-                    Some(dir) if checkpoint::path(dir).exists() => format!(
+                    Some(dir) if checkpointed => format!(
                         "the last good checkpoint, {}, is kept",
                         checkpoint::path(dir).display()
                     ),
@@ -143,6 +146,7 @@ pub fn fit(
         pos.running = Metrics::default();
         if let Some(dir) = &cfg.checkpoint {
             checkpoint::save(dir, model, trainer, &cfg.settings, pos)?;
+            checkpointed = true;
         }
         if cfg.interrupt.is_some_and(|f| f.load(Ordering::Relaxed)) && epoch < cfg.epochs {
             return Ok(Stop::Interrupted {

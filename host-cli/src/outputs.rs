@@ -4,7 +4,10 @@
 //! at once instead of after training.
 
 use std::fs;
+use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
 
@@ -23,6 +26,16 @@ pub fn check(outputs: &[(&str, &Path)], inputs: &[(&str, &Path)]) -> Result<()> 
         if let Some((other, other_path, _)) = seen.iter().find(|(_, _, i)| *i == id) {
             bail!(
                 "{opt} {} and {other} {} are the same file: give each output its own path",
+                path.display(),
+                other_path.display()
+            );
+        }
+        if let Some((other, other_path, _)) = seen
+            .iter()
+            .find(|(_, _, i)| i.starts_with(&id) || id.starts_with(i))
+        {
+            bail!(
+                "{opt} {} and {other} {}: one would have to be a directory holding the other",
                 path.display(),
                 other_path.display()
             );
@@ -47,10 +60,25 @@ pub fn check(outputs: &[(&str, &Path)], inputs: &[(&str, &Path)]) -> Result<()> 
 fn check_dir(opt: &str, path: &Path) -> Result<()> {
     let dir = parent(path);
     let mut ancestor = dir.as_path();
-    while !ancestor.exists() {
-        match ancestor.parent() {
-            Some(p) if !p.as_os_str().is_empty() => ancestor = p,
-            _ => ancestor = Path::new("."),
+    loop {
+        match ancestor.try_exists() {
+            Ok(true) => break,
+            // A file where a directory should be is reported below, as not a directory.
+            Err(e) if e.kind() == ErrorKind::NotADirectory => {
+                ancestor = ancestor.parent().unwrap_or(Path::new("."));
+            }
+            Ok(false) if ancestor != Path::new(".") => {
+                ancestor = match ancestor.parent() {
+                    Some(p) if !p.as_os_str().is_empty() => p,
+                    _ => Path::new("."),
+                };
+            }
+            Ok(false) => bail!("{opt} {}: the current directory is gone", path.display()),
+            Err(e) => bail!(
+                "{opt} {}: cannot access {}: {e}",
+                path.display(),
+                ancestor.display()
+            ),
         }
     }
     if !ancestor.is_dir() {
@@ -60,7 +88,16 @@ fn check_dir(opt: &str, path: &Path) -> Result<()> {
             ancestor.display()
         );
     }
-    let probe = ancestor.join(format!(".flashnet-probe.{}", std::process::id()));
+    // A name no other check (in this process or another) uses at the same time.
+    static PROBES: AtomicU64 = AtomicU64::new(0);
+    let probe = ancestor.join(format!(
+        ".flashnet-probe.{}.{}.{}",
+        std::process::id(),
+        PROBES.fetch_add(1, Ordering::Relaxed),
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos())
+    ));
     fs::File::create_new(&probe).with_context(|| {
         format!(
             "{opt} {}: cannot create files in {}",
@@ -126,6 +163,12 @@ mod tests {
             let e = err(&[("--out", &link)], &[("--model", &a)]);
             assert!(e.contains("would overwrite the --model file"), "{e}");
         }
+        let (m, c) = (d.path().join("m.st"), d.path().join("m.st/checkpoint.st"));
+        let e = err(&[("--out", &m), ("--checkpoint", &c)], &[]);
+        assert!(
+            e.contains("one would have to be a directory holding the other"),
+            "{e}"
+        );
         let e = err(&[("--plot", &b)], &[("--model", &a)]);
         assert!(e.contains("--plot") && e.contains("--model"), "{e}");
     }

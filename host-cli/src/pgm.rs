@@ -16,6 +16,11 @@ pub fn decode(bytes: &[u8], accepted: &str) -> Result<[u8; 784]> {
         b"P5" => false,
         _ => bail!("not a PGM file (P2 or P5)"),
     };
+    ensure!(
+        bytes.get(2).is_some_and(|&c| is_space(c) || c == b'#'),
+        "no whitespace after the magic number {}",
+        if plain { "P2" } else { "P5" }
+    );
     let (w, h) = (r.number("width")?, r.number("height")?);
     ensure!(
         (w, h) == (SIDE, SIDE),
@@ -39,9 +44,13 @@ pub fn decode(bytes: &[u8], accepted: &str) -> Result<[u8; 784]> {
             r.pos
         );
     } else {
-        // One whitespace byte ends the header; the raster is one byte per sample.
+        // One whitespace byte ends the header (a comment may come first, its line end then
+        // being that byte); the raster is one byte per sample.
+        if bytes.get(r.pos) == Some(&b'#') {
+            r.skip_comment();
+        }
         ensure!(
-            bytes.get(r.pos).is_some_and(u8::is_ascii_whitespace),
+            bytes.get(r.pos).copied().is_some_and(is_space),
             "no whitespace after the maximum value at byte {}",
             r.pos
         );
@@ -71,6 +80,11 @@ fn scale(v: u32, max: u32, i: usize) -> Result<u8> {
     Ok(((v * 255 + max / 2) / max) as u8)
 }
 
+/// Netpbm's whitespace: blanks, tabs, line ends, vertical tabs and form feeds.
+fn is_space(c: u8) -> bool {
+    matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)
+}
+
 /// The header and plain raster: decimal numbers between whitespace and `#` comments.
 struct Reader<'a> {
     bytes: &'a [u8],
@@ -78,13 +92,22 @@ struct Reader<'a> {
 }
 
 impl Reader<'_> {
+    /// From a `#` up to (not past) the line's end, CR or LF.
+    fn skip_comment(&mut self) {
+        while self
+            .bytes
+            .get(self.pos)
+            .is_some_and(|&c| c != b'\n' && c != b'\r')
+        {
+            self.pos += 1;
+        }
+    }
+
     fn skip_space(&mut self) {
         while let Some(&c) = self.bytes.get(self.pos) {
             if c == b'#' {
-                while self.bytes.get(self.pos).is_some_and(|&c| c != b'\n') {
-                    self.pos += 1;
-                }
-            } else if c.is_ascii_whitespace() {
+                self.skip_comment();
+            } else if is_space(c) {
                 self.pos += 1;
             } else {
                 break;
@@ -134,6 +157,10 @@ mod tests {
         let raster: Vec<u8> = (0..784).map(|i| (i % 16) as u8).collect();
         let px = decode(&p5(255, &raster), "").unwrap();
         assert_eq!(&px[..], &raster[..]);
+        // Comments ended by CR, one right after the maximum value, a vertical tab.
+        let mut odd = b"P5\x0b28 # width\r28 255# its line end ends the header\n".to_vec();
+        odd.extend_from_slice(&raster);
+        assert_eq!(decode(&odd, "").unwrap(), px);
         let px = decode(&p5(15, &raster), "").unwrap();
         assert_eq!((px[0], px[1], px[15]), (0, 17, 255));
         let text: Vec<String> = raster.iter().map(u8::to_string).collect();
@@ -154,6 +181,7 @@ mod tests {
         assert!(err(b"P5\n28 28\n").contains("ends before the maximum value"));
         assert!(err(b"P5\n28 x").contains("expected the height at byte 6"));
         assert!(err(b"P5 99999999999 28").contains("too large"));
+        assert!(err(b"P528 28 255\n").contains("no whitespace after the magic number P5"));
         let plain = format!("P2 28 28 255 {} 7", "0 ".repeat(784));
         assert!(err(plain.as_bytes()).contains("text after the 784 pixels"));
     }

@@ -433,7 +433,10 @@ pub fn save(path: &Path, model: &QuantizedModel, details: &serde_json::Value) ->
     meta.insert(DETAILS_KEY.to_string(), details.to_string());
     let file = safetensors::serialize(views, Some(meta))
         .context("cannot encode the int8 model as safetensors")?;
-    atomic::write(path, &canonical_header(file)?)
+    let bytes = canonical_header(file)?;
+    // What `parse` would refuse (a scale beyond its bounds, say) is not written.
+    parse(&bytes).with_context(|| format!("not writing {}", path.display()))?;
+    atomic::write(path, &bytes)
 }
 
 /// Sorts the JSON header's keys so that the same model gives the same bytes (the crate writes
@@ -521,6 +524,20 @@ mod tests {
         let p = dir.path().join("q.safetensors");
         save(&p, &m, &serde_json::json!({})).unwrap();
         (m, std::fs::read(&p).unwrap())
+    }
+
+    #[test]
+    fn what_parse_refuses_is_not_written() {
+        let (mut m, _) = valid();
+        m.dense.kernel_scale[3] = 1e-30;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("q.safetensors");
+        let e = format!("{:#}", save(&p, &m, &serde_json::json!({})).unwrap_err());
+        assert!(
+            e.contains("not writing") && e.contains("holds 1e-30 at index 3"),
+            "{e}"
+        );
+        assert!(!p.exists());
     }
 
     /// The file with tensor `name`'s data replaced by `f(data)` (same length).

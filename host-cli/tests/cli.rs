@@ -529,6 +529,9 @@ fn divergence_stops_with_the_epoch_and_step_and_keeps_the_checkpoint() {
     let run = Run::new();
     let ckpt = run.path("ckpt");
     let out = run.path("d.safetensors");
+    // Another run's checkpoint in the same place: not this run's, so not "kept".
+    run.train("other", &["--epochs", "1", "--checkpoint", &ckpt]);
+    let other = std::fs::read(std::path::Path::new(&ckpt).join("checkpoint.safetensors")).unwrap();
     let o = flashnet(
         &[
             "train",
@@ -547,6 +550,8 @@ fn divergence_stops_with_the_epoch_and_step_and_keeps_the_checkpoint() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("at epoch 1, step "), "{err}");
     assert!(err.contains("no checkpoint had been written yet"), "{err}");
+    let after = std::fs::read(std::path::Path::new(&ckpt).join("checkpoint.safetensors")).unwrap();
+    assert!(other == after, "the other run's checkpoint changed");
     assert!(
         !std::path::Path::new(&out).exists(),
         "no model is written from a diverged run"

@@ -37,7 +37,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         ("--history", args.history.as_path()),
     ];
     files.extend(plot_files.iter().map(|p| ("--plots", p.as_path())));
-    files.push(("checkpoint", checkpoint_file.as_path()));
+    files.push(("--checkpoint", checkpoint_file.as_path()));
     outputs::check(&files, &[])?;
 
     let loading = Instant::now();
