@@ -155,7 +155,7 @@ fn given_dir(dir: &Path, source: Source, what: &str) -> Result<DataDir> {
 pub(crate) fn missing_files(dir: &Path) -> Vec<&'static str> {
     FILES
         .into_iter()
-        .filter(|name| candidates(dir, name).iter().all(|p| !p.exists()))
+        .filter(|name| candidates(dir, name).iter().all(|p| !present(p)))
         .collect()
 }
 
@@ -198,6 +198,13 @@ fn cache_dir_from(env: Option<PathBuf>, platform: Option<PathBuf>) -> Result<Pat
     Ok(base.join("flashnet").join("mnist"))
 }
 
+/// Whether something is at `path`: a file, or an entry we cannot follow (a symlink loop, no
+/// permission), which [`read`] then reports as what it is instead of "not found". A dangling
+/// symlink counts as absent.
+fn present(path: &Path) -> bool {
+    !matches!(path.try_exists(), Ok(false))
+}
+
 /// The two places a standard file may be: `dir/name` and `dir/name.gz`, in order of preference.
 fn candidates(dir: &Path, name: &str) -> [PathBuf; 2] {
     [dir.join(name), dir.join(format!("{name}.gz"))]
@@ -216,9 +223,9 @@ pub(crate) fn max_size(name: &str) -> u64 {
 /// `.gz`). Errors name the file: missing, a directory, empty, too large, or corrupt gzip.
 pub fn read(dir: &Path, name: &str) -> Result<Vec<u8>> {
     let [plain, gz] = candidates(dir, name);
-    let (path, compressed) = if plain.exists() {
+    let (path, compressed) = if present(&plain) {
         (plain, false)
-    } else if gz.exists() {
+    } else if present(&gz) {
         (gz, true)
     } else {
         bail!(
@@ -351,6 +358,21 @@ mod tests {
             "{msg}"
         );
         assert!(!msg.contains('\n'), "{msg}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn read_names_a_symlink_loop_instead_of_missing_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let looped = dir.path().join(TRAIN_LABELS);
+        std::os::unix::fs::symlink(TRAIN_LABELS, &looped).unwrap();
+        assert!(missing_files(dir.path()).iter().all(|&f| f != TRAIN_LABELS));
+        let msg = format!("{:#}", read(dir.path(), TRAIN_LABELS).unwrap_err());
+        assert!(
+            msg.contains(&format!("cannot read {}", looped.display())),
+            "{msg}"
+        );
+        assert!(msg.contains("symbolic links"), "{msg}");
     }
 
     #[test]
