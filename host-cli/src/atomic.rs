@@ -12,14 +12,19 @@ pub fn write(path: &Path, bytes: &[u8]) -> Result<()> {
     write_with(path, |f| f.write_all(bytes))
 }
 
+/// The directory `path` goes in (`.` for a bare file name).
+pub fn dir_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    }
+}
+
 /// Atomically replaces `path` with what `fill` writes into the temp file. A symlink at `path`
 /// is replaced by the file, not written through: following it would let whoever owns the link
 /// (say, in a shared `/tmp`) choose which of our files gets replaced.
 pub fn write_with(path: &Path, fill: impl FnOnce(&mut File) -> std::io::Result<()>) -> Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
+    let dir = dir_of(path);
     fs::create_dir_all(dir)
         .with_context(|| format!("cannot create directory {}", dir.display()))?;
     let name = path

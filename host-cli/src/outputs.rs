@@ -11,6 +11,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
 
+use crate::atomic::dir_of;
+
 /// Checks `outputs` and `inputs`, each an `(option, path)` pair, as the module describes.
 pub fn check(outputs: &[(&str, &Path)], inputs: &[(&str, &Path)]) -> Result<()> {
     let mut seen: Vec<(&str, &Path, PathBuf)> = Vec::new();
@@ -58,8 +60,7 @@ pub fn check(outputs: &[(&str, &Path)], inputs: &[(&str, &Path)]) -> Result<()> 
 /// exists) must be a directory that lets us create files (checked by creating one, at once
 /// removed).
 fn check_dir(opt: &str, path: &Path) -> Result<()> {
-    let dir = parent(path);
-    let mut ancestor = dir.as_path();
+    let mut ancestor = dir_of(path);
     loop {
         match ancestor.try_exists() {
             Ok(true) => break,
@@ -109,21 +110,13 @@ fn check_dir(opt: &str, path: &Path) -> Result<()> {
     Ok(())
 }
 
-/// `path`'s directory (`.` for a bare file name).
-fn parent(path: &Path) -> PathBuf {
-    match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    }
-}
-
 /// What `path` names once symlinks and `..` are resolved: the file itself if it exists, else
 /// its resolved directory (if that exists) joined with its name, else its absolute form.
 fn identity(path: &Path) -> Result<PathBuf> {
     if let Ok(p) = fs::canonicalize(path) {
         return Ok(p);
     }
-    if let (Ok(dir), Some(name)) = (fs::canonicalize(parent(path)), path.file_name()) {
+    if let (Ok(dir), Some(name)) = (fs::canonicalize(dir_of(path)), path.file_name()) {
         return Ok(dir.join(name));
     }
     std::path::absolute(path).with_context(|| format!("cannot resolve {}", path.display()))
