@@ -12,7 +12,8 @@ use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow, bail};
-use flate2::read::MultiGzDecoder;
+
+use crate::gunzip::Gunzip;
 
 /// Training images, 60000 × 28 × 28.
 pub const TRAIN_IMAGES: &str = "train-images-idx3-ubyte";
@@ -256,7 +257,7 @@ pub fn read(dir: &Path, name: &str) -> Result<Vec<u8>> {
     let file = File::open(&path).map_err(|e| anyhow!("cannot open {}: {e}", path.display()))?;
     let mut bytes = Vec::new();
     if compressed {
-        MultiGzDecoder::new(BufReader::new(file))
+        Gunzip::new(BufReader::new(file))
             .take(cap + 1)
             .read_to_end(&mut bytes)
             .map_err(|e| anyhow!("corrupt gzip stream in {}: {e}", path.display()))?;
@@ -346,6 +347,21 @@ mod tests {
         both.extend(gzip(b"second"));
         fs::write(dir.path().join(format!("{TEST_LABELS}.gz")), both).unwrap();
         assert_eq!(read(dir.path(), TEST_LABELS).unwrap(), b"first second");
+    }
+
+    #[test]
+    fn read_ignores_zero_padding_and_names_other_trailing_data() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(format!("{TEST_LABELS}.gz"));
+        fs::write(&path, [gzip(b"labels"), vec![0; 1000]].concat()).unwrap();
+        assert_eq!(read(dir.path(), TEST_LABELS).unwrap(), b"labels");
+        fs::write(&path, [gzip(b"labels"), b"junk".to_vec()].concat()).unwrap();
+        let msg = format!("{:#}", read(dir.path(), TEST_LABELS).unwrap_err());
+        assert!(
+            msg.contains(&format!("corrupt gzip stream in {}", path.display()))
+                && msg.contains("trailing data that is not a gzip member"),
+            "{msg}"
+        );
     }
 
     #[test]

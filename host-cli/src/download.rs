@@ -7,18 +7,18 @@
 //! mirror, so a final name never holds anything unverified.
 
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, BufReader, Read, Write};
 use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Result, anyhow, bail};
 use flate2::Compression;
-use flate2::read::MultiGzDecoder;
 use flate2::write::GzEncoder;
 use indicatif::{HumanBytes, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sha2::{Digest, Sha256};
 
 use crate::data;
+use crate::gunzip::Gunzip;
 
 /// The usual public MNIST mirrors (gzip files), tried in order: the CVDF mirror that
 /// Keras/TensorFlow used for the raw files (tf-keras-datasets itself only has a single `.npz`),
@@ -295,7 +295,7 @@ fn fetch_into(
             file: &mut *file,
             write_failed: false,
         };
-        let result = io::copy(&mut MultiGzDecoder::new(&mut to_file), &mut hash);
+        let result = io::copy(&mut Gunzip::new(BufReader::new(&mut to_file)), &mut hash);
         let write_failed = to_file.write_failed;
         result.map(drop).map_err(|e| (e, write_failed))
     } else {
@@ -643,6 +643,16 @@ mod tests {
         // Present and valid: skipped (the server would refuse a second request anyway).
         download(dest.path(), &[server.mirror("m")], &["a"]).unwrap();
         assert_eq!(server.hits(), ["/m/a.gz"]);
+    }
+
+    #[test]
+    fn zero_padded_gzip_lands_and_reads_back() {
+        let padded = [gzip(&content("a")), vec![0; 4096]].concat();
+        let server = Server::start(vec![("/m/a.gz", ok(padded.clone()))], 1);
+        let dest = tempfile::tempdir().unwrap();
+        download(dest.path(), &[server.mirror("m")], &["a"]).unwrap();
+        assert_eq!(fs::read(dest.path().join("a.gz")).unwrap(), padded);
+        assert_eq!(data::read(dest.path(), "a").unwrap(), content("a"));
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod data;
 pub mod download;
 pub mod eval;
 pub mod fit;
+pub mod gunzip;
 pub mod image_file;
 pub mod interrupt;
 pub mod kernel_path;

@@ -297,11 +297,19 @@ fn idx_corrupt_gzip_stream() {
     let good = gzip(&idx_images(&samples(20, 7).0));
     let mut flipped = good.clone();
     flipped[good.len() / 2] ^= 0xff;
-    for (i, bytes) in [
-        b"not gzip at all".to_vec(),
-        good[..good.len() - 6].to_vec(),
-        good[..good.len() / 2].to_vec(),
-        flipped,
+    for (i, (bytes, says)) in [
+        (b"not gzip at all".to_vec(), ""),
+        (good[..good.len() - 6].to_vec(), ""),
+        (good[..good.len() / 2].to_vec(), ""),
+        (flipped, ""),
+        (
+            [good.clone(), b"junk".to_vec()].concat(),
+            "trailing data that is not a gzip member",
+        ),
+        (
+            [good.clone(), vec![0; 9], b"junk".to_vec()].concat(),
+            "non-zero data after 9 bytes of zero padding",
+        ),
     ]
     .iter()
     .enumerate()
@@ -309,7 +317,7 @@ fn idx_corrupt_gzip_stream() {
         let p = f.put(TRAIN_IMAGES, &format!("{TRAIN_IMAGES}.gz"), bytes);
         let line = assert_refused(
             &f.train(&[]),
-            &[&format!("corrupt gzip stream in {}", p.display())],
+            &[&format!("corrupt gzip stream in {}", p.display()), says],
         );
         assert!(line.len() < 300, "case {i}: {line}");
     }

@@ -109,7 +109,7 @@ fn idx_claims_allocate_nothing() {
 fn data_read_is_capped_by_the_real_size() {
     let dir = tempfile::tempdir().unwrap();
     // A gzip bomb: 300 kB that inflates to 65 MiB; refused with at most 2× the cap held.
-    // (65 gzip members of 1 MiB each: MultiGzDecoder reads them as one stream.)
+    // (65 gzip members of 1 MiB each: they are read as one stream, as `gzip -d` does.)
     let bomb = gzip(&vec![0u8; MIB]).repeat(65);
     assert!(bomb.len() < MIB, "{}", bomb.len());
     std::fs::write(dir.path().join(format!("{TRAIN_IMAGES}.gz")), &bomb).unwrap();
