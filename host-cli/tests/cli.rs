@@ -499,6 +499,48 @@ fn ctrl_c_checkpoints_and_resume_matches_an_uninterrupted_run() {
     }
 }
 
+#[test]
+fn divergence_after_a_resume_names_the_checkpoint_it_keeps() {
+    let run = Run::new();
+    let ckpt = run.path("ckpt");
+    let out = run.path("d.safetensors");
+    run.train("first", &["--epochs", "1", "--checkpoint", &ckpt]);
+    // Adam's first moment of the first kernel set to -3e38 (finite, so the resume accepts it):
+    // the first resumed step sends those weights to +inf, and the next step's loss is NaN.
+    let file = std::path::Path::new(&ckpt).join("checkpoint.safetensors");
+    let good = std::fs::read(&file).unwrap();
+    let n = u64::from_le_bytes(good[..8].try_into().unwrap()) as usize;
+    let header: Value = serde_json::from_slice(&good[8..8 + n]).unwrap();
+    let [from, to] = [0, 1].map(|k| {
+        8 + n
+            + header["adam/m/dense/kernel"]["data_offsets"][k]
+                .as_u64()
+                .unwrap() as usize
+    });
+    let mut bad = good.clone();
+    for w in bad[from..to].chunks_exact_mut(4) {
+        w.copy_from_slice(&(-3e38f32).to_le_bytes());
+    }
+    std::fs::write(&file, &bad).unwrap();
+    let o = flashnet(
+        &["train", "--epochs", "2", "--resume", &ckpt, "--out", &out],
+        Some(&run.data()),
+    );
+    assert_fails(&o, "the loss became");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("at epoch 2, step 2 of "), "{err}");
+    let kept = format!("the last good checkpoint, {}, is kept", file.display());
+    assert!(err.contains(&kept), "{err}");
+    assert!(
+        std::fs::read(&file).unwrap() == bad,
+        "the checkpoint resumed from changed"
+    );
+    assert!(
+        !std::path::Path::new(&out).exists(),
+        "no model is written from a diverged run"
+    );
+}
+
 /// Edits a checkpoint's training state (JSON) and data bytes, given the data offset of
 /// `adam/v/dense/kernel`.
 type Tamper = dyn Fn(&mut Value, &mut Vec<u8>, usize);
