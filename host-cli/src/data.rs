@@ -359,7 +359,7 @@ mod tests {
         let msg = format!("{:#}", read(dir.path(), TEST_LABELS).unwrap_err());
         assert!(
             msg.contains(&format!("corrupt gzip stream in {}", path.display()))
-                && msg.contains("trailing data that is not a gzip member"),
+                && msg.contains("neither a gzip member nor zero padding"),
             "{msg}"
         );
     }

@@ -1,30 +1,42 @@
 //! gzip decoding as GNU gzip reads a `.gz` file: one or more members back to back, then
 //! optionally zero bytes (the padding that tape blocking and some copy tools leave), which are
-//! ignored. Anything else after a member is an error that says so, rather than flate2's
-//! "invalid gzip header" for the "next member".
+//! ignored. Unlike `gzip -d`, which warns and goes on, any other data after the members is an
+//! error, and one that says so rather than flate2's "invalid gzip header" for the "next member".
 
 use std::io::{self, BufRead, Read};
 
 use flate2::bufread::GzDecoder;
 
+/// The first two bytes of every gzip member.
+const MAGIC: [u8; 2] = [0x1f, 0x8b];
+
 /// A [`Read`] of the decompressed bytes of every member of a gzip stream; see the module
 /// documentation. Corrupt members fail as in flate2 (bad header, CRC or length mismatch,
 /// truncation).
 pub struct Gunzip<R: BufRead> {
-    /// The member being decoded; `None` once the stream has ended.
-    member: Option<GzDecoder<R>>,
+    /// The member being decoded (or just decoded); `None` once the stream has ended.
+    member: Option<GzDecoder<PutBack<R>>>,
+    /// What ended the stream, if it was an error after a member.
+    failed: Option<(io::ErrorKind, String)>,
 }
 
 impl<R: BufRead> Gunzip<R> {
     pub fn new(reader: R) -> Self {
         Self {
-            member: Some(GzDecoder::new(reader)),
+            member: Some(GzDecoder::new(PutBack {
+                inner: reader,
+                magic_back: false,
+            })),
+            failed: None,
         }
     }
 }
 
 impl<R: BufRead> Read for Gunzip<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if let Some((kind, message)) = &self.failed {
+            return Err(io::Error::new(*kind, message.clone()));
+        }
         if buf.is_empty() {
             return Ok(0);
         }
@@ -33,46 +45,109 @@ impl<R: BufRead> Read for Gunzip<R> {
             if n > 0 {
                 return Ok(n);
             }
-            // The member ended (its CRC and length checked): see what follows it.
-            let Some(member) = self.member.take() else {
-                break;
+            // The member ended (its CRC and length checked): see what follows it. After an
+            // error the stream has ended, and further reads fail the same way.
+            let more = next_member(member.get_mut()).inspect_err(|e| {
+                self.failed = Some((e.kind(), e.to_string()));
+            })?;
+            self.member = match self.member.take() {
+                Some(done) if more => Some(GzDecoder::new(done.into_inner())),
+                _ => None,
             };
-            let mut reader = member.into_inner();
-            if next_member(&mut reader)? {
-                self.member = Some(GzDecoder::new(reader));
-            }
         }
         Ok(0)
     }
 }
 
+/// A reader that can put back the first magic byte, which [`next_member`] takes to look at the
+/// byte after it when a buffer ends between the two.
+struct PutBack<R> {
+    inner: R,
+    magic_back: bool,
+}
+
+impl<R: BufRead> Read for PutBack<R> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        let buf = self.fill_buf()?;
+        let n = buf.len().min(out.len());
+        out[..n].copy_from_slice(&buf[..n]);
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl<R: BufRead> BufRead for PutBack<R> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        if self.magic_back {
+            return Ok(&MAGIC[..1]);
+        }
+        self.inner.fill_buf()
+    }
+
+    fn consume(&mut self, n: usize) {
+        if n > 0 && self.magic_back {
+            self.magic_back = false;
+            self.inner.consume(n - 1);
+        } else {
+            self.inner.consume(n);
+        }
+    }
+}
+
+/// `fill_buf`, retried if interrupted.
+fn fill<R: BufRead>(reader: &mut R) -> io::Result<&[u8]> {
+    loop {
+        match reader.fill_buf() {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+            // Borrowck cannot see that the retried call and the returned buffer never overlap:
+            // the buffer is asked for once more, which returns the bytes now held, reading
+            // nothing.
+            Ok(_) => break,
+        }
+    }
+    reader.fill_buf()
+}
+
 /// After a member: `true` if another one starts here, `false` at the end of the input or of
 /// its zero padding, an error for anything else.
-fn next_member<R: BufRead>(reader: &mut R) -> io::Result<bool> {
-    let mut zeros = 0u64;
+fn next_member<R: BufRead>(reader: &mut PutBack<R>) -> io::Result<bool> {
+    const NOT_MEMBER: &str = "data after the gzip stream is neither a gzip member nor zero padding";
+    let trailing = |what: &str| io::Error::new(io::ErrorKind::InvalidData, what.to_owned());
+    let mut padded = false;
     loop {
-        let buf = reader.fill_buf()?;
+        let buf = fill(reader)?;
         if buf.is_empty() {
             return Ok(false);
         }
-        if zeros == 0 && buf[0] == 0x1f {
-            return Ok(true);
+        if !padded && buf[0] == MAGIC[0] {
+            let second = match buf.get(1) {
+                Some(&b) => Some(b),
+                None => {
+                    // The buffer ends after the first byte: take it, look at the next one and
+                    // put the first back for the decoder.
+                    reader.consume(1);
+                    let next = fill(reader)?.first().copied();
+                    reader.magic_back = true;
+                    next
+                }
+            };
+            return if second == Some(MAGIC[1]) {
+                Ok(true)
+            } else {
+                Err(trailing(NOT_MEMBER))
+            };
         }
         let run = buf.iter().take_while(|&&b| b == 0).count();
-        let more = run < buf.len();
-        reader.consume(run);
-        zeros += run as u64;
-        if more {
-            let what = if zeros == 0 {
-                "data that is not a gzip member".to_owned()
+        if run < buf.len() {
+            return Err(trailing(if padded || run > 0 {
+                "non-zero data follows the zero padding after the gzip stream"
             } else {
-                format!("non-zero data after {zeros} bytes of zero padding")
-            };
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("trailing {what} after the gzip stream"),
-            ));
+                NOT_MEMBER
+            }));
         }
+        reader.consume(run);
+        padded = true;
     }
 }
 
@@ -91,10 +166,25 @@ mod tests {
         enc.finish().unwrap()
     }
 
-    /// Decodes `input` through a reader that hands out `chunk` bytes at a time, so that member
-    /// and padding boundaries fall inside and across buffers.
+    /// A reader that hands out at most `chunk` bytes per call.
+    struct Trickle<'a> {
+        data: &'a [u8],
+        chunk: usize,
+    }
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+            let n = self.data.len().min(self.chunk).min(out.len());
+            out[..n].copy_from_slice(&self.data[..n]);
+            self.data = &self.data[n..];
+            Ok(n)
+        }
+    }
+
+    /// Decodes `input` through buffers of at most `chunk` bytes, so that member and padding
+    /// boundaries fall inside and across buffers.
     fn gunzip(input: &[u8], chunk: usize) -> io::Result<Vec<u8>> {
-        let reader = io::BufReader::with_capacity(chunk, input);
+        let reader = io::BufReader::with_capacity(chunk, Trickle { data: input, chunk });
         let mut out = Vec::new();
         Gunzip::new(reader).read_to_end(&mut out)?;
         Ok(out)
@@ -130,16 +220,15 @@ mod tests {
     #[test]
     fn trailing_garbage_is_an_error_that_says_so() {
         let good = gzip(b"hello");
+        let not_member = "data after the gzip stream is neither a gzip member nor zero padding";
+        let after_padding = "non-zero data follows the zero padding after the gzip stream";
         for (tail, says) in [
-            (&b"x"[..], "trailing data that is not a gzip member"),
-            (
-                &b"\0\0\0x"[..],
-                "non-zero data after 3 bytes of zero padding",
-            ),
-            (
-                &b"\0\x1f\x8b"[..],
-                "non-zero data after 1 bytes of zero padding",
-            ),
+            (&b"x"[..], not_member),
+            (&b"\x1f"[..], not_member),
+            (&b"\x1fx"[..], not_member),
+            (&b"\x1f\x8c"[..], not_member),
+            (&b"\0\0\0x"[..], after_padding),
+            (&b"\0\x1f\x8b"[..], after_padding),
         ] {
             let mut input = good.clone();
             input.extend(tail);
@@ -149,6 +238,50 @@ mod tests {
                 assert!(e.to_string().contains(says), "{e}");
             }
         }
+    }
+
+    /// Reads `data`, then fails once with `kind`, then reports the end.
+    struct FailsAtEnd {
+        data: Vec<u8>,
+        kind: Option<io::ErrorKind>,
+    }
+
+    impl Read for FailsAtEnd {
+        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+            if self.data.is_empty() {
+                return match self.kind.take() {
+                    Some(kind) => Err(io::Error::new(kind, "cut")),
+                    None => Ok(0),
+                };
+            }
+            let n = self.data.len().min(out.len());
+            out[..n].copy_from_slice(&self.data[..n]);
+            self.data.drain(..n);
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn a_read_error_after_a_member_stays_an_error_and_interruptions_are_retried() {
+        let reader = |kind| {
+            let data = gzip(b"hello");
+            Gunzip::new(io::BufReader::new(FailsAtEnd {
+                data,
+                kind: Some(kind),
+            }))
+        };
+        let mut cut = reader(io::ErrorKind::ConnectionReset);
+        let mut out = Vec::new();
+        let e = cut.read_to_end(&mut out).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::ConnectionReset);
+        // The source would now say "end": the stream still does not.
+        let e = cut.read(&mut [0; 8]).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::ConnectionReset);
+        let mut out = Vec::new();
+        reader(io::ErrorKind::Interrupted)
+            .read_to_end(&mut out)
+            .unwrap();
+        assert_eq!(out, b"hello");
     }
 
     #[test]

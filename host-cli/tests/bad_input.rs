@@ -304,11 +304,11 @@ fn idx_corrupt_gzip_stream() {
         (flipped, ""),
         (
             [good.clone(), b"junk".to_vec()].concat(),
-            "trailing data that is not a gzip member",
+            "neither a gzip member nor zero padding",
         ),
         (
             [good.clone(), vec![0; 9], b"junk".to_vec()].concat(),
-            "non-zero data after 9 bytes of zero padding",
+            "non-zero data follows the zero padding after the gzip stream",
         ),
     ]
     .iter()
