@@ -280,18 +280,8 @@ pub fn read(dir: &Path, name: &str) -> Result<Vec<u8>> {
 
 #[cfg(test)]
 mod tests {
-    use std::io::Write;
-
-    use flate2::Compression;
-    use flate2::write::GzEncoder;
-
     use super::*;
-
-    fn gzip(bytes: &[u8]) -> Vec<u8> {
-        let mut enc = GzEncoder::new(Vec::new(), Compression::default());
-        enc.write_all(bytes).unwrap();
-        enc.finish().unwrap()
-    }
+    use crate::gunzip::gzip;
 
     /// A directory with all four files, alternating plain and gzip.
     fn complete_dir() -> tempfile::TempDir {

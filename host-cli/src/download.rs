@@ -478,6 +478,7 @@ mod tests {
     use std::thread::JoinHandle;
 
     use super::*;
+    use crate::gunzip::gzip;
 
     /// One canned HTTP response.
     struct Reply {
@@ -593,12 +594,6 @@ mod tests {
         stream.write_all(head.as_bytes())?;
         stream.write_all(&reply.body)?;
         stream.flush()
-    }
-
-    fn gzip(bytes: &[u8]) -> Vec<u8> {
-        let mut enc = GzEncoder::new(Vec::new(), Compression::default());
-        enc.write_all(bytes).unwrap();
-        enc.finish().unwrap()
     }
 
     /// Synthetic content for a file name, long enough to be worth compressing.
