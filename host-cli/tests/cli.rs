@@ -508,17 +508,9 @@ fn divergence_after_a_resume_names_the_checkpoint_it_keeps() {
     // Adam's first moment of the first kernel set to -3e38 (finite, so the resume accepts it):
     // the first resumed step sends those weights to +inf, and the next step's loss is NaN.
     let file = std::path::Path::new(&ckpt).join("checkpoint.safetensors");
-    let good = std::fs::read(&file).unwrap();
-    let n = u64::from_le_bytes(good[..8].try_into().unwrap()) as usize;
-    let header: Value = serde_json::from_slice(&good[8..8 + n]).unwrap();
-    let [from, to] = [0, 1].map(|k| {
-        8 + n
-            + header["adam/m/dense/kernel"]["data_offsets"][k]
-                .as_u64()
-                .unwrap() as usize
-    });
-    let mut bad = good.clone();
-    for w in bad[from..to].chunks_exact_mut(4) {
+    let mut bad = std::fs::read(&file).unwrap();
+    let (_, m) = tensor_bytes(&bad, "adam/m/dense/kernel");
+    for w in bad[m].chunks_exact_mut(4) {
         w.copy_from_slice(&(-3e38f32).to_le_bytes());
     }
     std::fs::write(&file, &bad).unwrap();
@@ -541,6 +533,15 @@ fn divergence_after_a_resume_names_the_checkpoint_it_keeps() {
     );
 }
 
+/// The header of a safetensors file, and where tensor `name`'s bytes lie in the file.
+fn tensor_bytes(file: &[u8], name: &str) -> (Value, std::ops::Range<usize>) {
+    let n = u64::from_le_bytes(file[..8].try_into().unwrap()) as usize;
+    let header: Value = serde_json::from_slice(&file[8..8 + n]).unwrap();
+    let [from, to] =
+        [0, 1].map(|k| 8 + n + header[name]["data_offsets"][k].as_u64().unwrap() as usize);
+    (header, from..to)
+}
+
 /// Edits a checkpoint's training state (JSON) and data bytes, given the data offset of
 /// `adam/v/dense/kernel`.
 type Tamper = dyn Fn(&mut Value, &mut Vec<u8>, usize);
@@ -548,12 +549,10 @@ type Tamper = dyn Fn(&mut Value, &mut Vec<u8>, usize);
 /// `bytes` (a checkpoint) with its training state and data passed through `f`, which also gets
 /// the data offset of `adam/v/dense/kernel`.
 fn tampered(bytes: &[u8], f: &Tamper) -> Vec<u8> {
+    let (mut header, v) = tensor_bytes(bytes, "adam/v/dense/kernel");
     let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
-    let mut header: Value = serde_json::from_slice(&bytes[8..8 + n]).unwrap();
     let mut data = bytes[8 + n..].to_vec();
-    let at = header["adam/v/dense/kernel"]["data_offsets"][0]
-        .as_u64()
-        .unwrap() as usize;
+    let at = v.start - (8 + n);
     let mut state: Value =
         serde_json::from_str(header["__metadata__"]["state"].as_str().unwrap()).unwrap();
     f(&mut state, &mut data, at);
