@@ -15,9 +15,7 @@ use std::time::Instant;
 use flashnet::kernels::{self, Kernels};
 use flashnet::mnist::to_input;
 use flashnet::tutorial::{self, AdamTrainer, InferenceWorkspace};
-use flashnet_benches::{AlignedVec, fma_chains, mnist_like_image, random};
-use flashnet_cli::cli::DataArgs;
-use flashnet_cli::mnist::{Mnist, Parts};
+use flashnet_benches::{AlignedVec, fma_chains, mnist_like_image, mnist_test, random};
 use rand_core::SeedableRng;
 use rand_pcg::Pcg32;
 
@@ -39,14 +37,9 @@ fn rows_push(rows: &mut Vec<Row>, name: &str, flops: f64, job: Job) {
     });
 }
 
-/// MNIST's 10,000 test images, found as the CLI finds them but never downloaded.
+/// MNIST's 10,000 test images, if the CLI's data lookup finds them offline.
 fn mnist_test_images() -> Option<Vec<[u8; 784]>> {
-    let args = DataArgs {
-        data: None,
-        offline: true,
-    };
-    let mnist = Mnist::locate_and_load(&args, Parts::Test).ok()?;
-    Some(mnist.test().ok()?.images.as_slice().to_vec())
+    Some(mnist_test()?.test().ok()?.images.as_slice().to_vec())
 }
 
 fn main() {

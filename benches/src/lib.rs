@@ -2,8 +2,20 @@
 
 use std::ops::{Deref, DerefMut};
 
+use flashnet_cli::cli::DataArgs;
+use flashnet_cli::mnist::{Mnist, Parts};
 use rand_core::Rng;
 use rand_pcg::Pcg32;
+
+/// MNIST's test set, found as the CLI finds it (`FLASHNET_DATA`, the cache) but never
+/// downloaded: `None` if it is not there.
+pub fn mnist_test() -> Option<Mnist> {
+    let args = DataArgs {
+        data: None,
+        offline: true,
+    };
+    Mnist::locate_and_load(&args, Parts::Test).ok()
+}
 
 /// `len` values uniform in `[-0.5, 0.5)`, each replaced by an exact zero with probability
 /// `zero_fraction` (0.8 is "MNIST-like": MNIST's pixels are 81% zeros), cache-line aligned.
