@@ -4,8 +4,8 @@
 //! worker pool as `flashnet train` runs them. The images are MNIST-like (80% zero pixels at
 //! random) and, if the CLI's data lookup finds it offline, MNIST's own test set.
 //!
-//! The results are bitwise the same for any thread count (tested in `host-cli`); only the time
-//! differs. Compare the rows of one run: this machine is shared.
+//! The results are bitwise the same for any thread count (`tests/tests/training.rs`); only
+//! the time differs. Compare the rows of one run: this machine is shared.
 
 use std::time::Instant;
 
