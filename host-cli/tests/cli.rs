@@ -535,11 +535,16 @@ fn divergence_after_a_resume_names_the_checkpoint_it_keeps() {
 
 /// The header of a safetensors file, and where tensor `name`'s bytes lie in the file.
 fn tensor_bytes(file: &[u8], name: &str) -> (Value, std::ops::Range<usize>) {
-    let n = u64::from_le_bytes(file[..8].try_into().unwrap()) as usize;
-    let header: Value = serde_json::from_slice(&file[8..8 + n]).unwrap();
+    let (header, data) = safetensors_header(file);
     let [from, to] =
-        [0, 1].map(|k| 8 + n + header[name]["data_offsets"][k].as_u64().unwrap() as usize);
+        [0, 1].map(|k| data + header[name]["data_offsets"][k].as_u64().unwrap() as usize);
     (header, from..to)
+}
+
+/// A safetensors file's JSON header, and the offset in the file where its data starts.
+fn safetensors_header(file: &[u8]) -> (Value, usize) {
+    let n = u64::from_le_bytes(file[..8].try_into().unwrap()) as usize;
+    (serde_json::from_slice(&file[8..8 + n]).unwrap(), 8 + n)
 }
 
 /// Edits a checkpoint's training state (JSON) and data bytes, given the data offset of
@@ -549,10 +554,11 @@ type Tamper = dyn Fn(&mut Value, &mut Vec<u8>, usize);
 /// `bytes` (a checkpoint) with its training state and data passed through `f`, which also gets
 /// the data offset of `adam/v/dense/kernel`.
 fn tampered(bytes: &[u8], f: &Tamper) -> Vec<u8> {
-    let (mut header, v) = tensor_bytes(bytes, "adam/v/dense/kernel");
-    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
-    let mut data = bytes[8 + n..].to_vec();
-    let at = v.start - (8 + n);
+    let (mut header, data_start) = safetensors_header(bytes);
+    let at = header["adam/v/dense/kernel"]["data_offsets"][0]
+        .as_u64()
+        .unwrap() as usize;
+    let mut data = bytes[data_start..].to_vec();
     let mut state: Value =
         serde_json::from_str(header["__metadata__"]["state"].as_str().unwrap()).unwrap();
     f(&mut state, &mut data, at);
