@@ -38,8 +38,10 @@ fn rows_push(rows: &mut Vec<Row>, name: &str, flops: f64, job: Job) {
 }
 
 /// MNIST's 10,000 test images, if the CLI's data lookup finds them offline.
-fn mnist_test_images() -> Option<Vec<[u8; 784]>> {
-    Some(mnist_test()?.test().ok()?.images.as_slice().to_vec())
+fn mnist_test_images() -> Result<Vec<[u8; 784]>, String> {
+    let mnist = mnist_test()?;
+    let set = mnist.test().map_err(|e| format!("{e:#}"))?;
+    Ok(set.images.as_slice().to_vec())
 }
 
 fn main() {
@@ -138,17 +140,20 @@ fn main() {
     let mnist_test = if wanted("mnist_test") {
         mnist_test_images()
     } else {
-        None
+        Err("not selected".into())
     };
-    for (data, images) in [("mnist_like", Some(mnist_like)), ("mnist_test", mnist_test)] {
+    for (data, images) in [("mnist_like", Ok(mnist_like)), ("mnist_test", mnist_test)] {
         for path in kernels::available() {
             let name = format!("predict_10k/{path}/{data}");
             if !name.contains(&filter) {
                 continue;
             }
-            let Some(images) = images.clone() else {
-                eprintln!("{name}: skipped, MNIST not found offline (set FLASHNET_DATA)");
-                continue;
+            let images = match &images {
+                Ok(images) => images.clone(),
+                Err(e) => {
+                    eprintln!("{name}: skipped: {e}");
+                    continue;
+                }
             };
             let model = tutorial::model(tutorial::DROPOUT);
             let mut t: Box<AdamTrainer> = bytemuck::zeroed_box();

@@ -8,13 +8,14 @@ use rand_core::Rng;
 use rand_pcg::Pcg32;
 
 /// MNIST's test set, found as the CLI finds it (`FLASHNET_DATA`, the cache) but never
-/// downloaded: `None` if it is not there.
-pub fn mnist_test() -> Option<Mnist> {
+/// downloaded. The error says why it is unavailable: not found offline, or a file that failed
+/// its checks.
+pub fn mnist_test() -> Result<Mnist, String> {
     let args = DataArgs {
         data: None,
         offline: true,
     };
-    Mnist::locate_and_load(&args, Parts::Test).ok()
+    Mnist::locate_and_load(&args, Parts::Test).map_err(|e| format!("{e:#}"))
 }
 
 /// `len` values uniform in `[-0.5, 0.5)`, each replaced by an exact zero with probability
