@@ -178,6 +178,13 @@ fn parse(
         state.count,
         state.steps_done
     );
+    // One Adam update per step: its bias correction depends on this count.
+    let done = u64::from(state.epochs_done) * steps + state.steps_done;
+    ensure!(
+        state.adam_iterations == done,
+        "Adam has taken {} steps, but the position is {done} steps into the run",
+        state.adam_iterations
+    );
     model_file::check_names(&st, model, &["", "adam/m/", "adam/v/"])?;
     t.params = model_file::read_params(&st, model, "")?;
     t.adam.m = *model_file::read_params(&st, model, "adam/m/")?;

@@ -477,10 +477,14 @@ fn ctrl_c_checkpoints_and_resume_matches_an_uninterrupted_run() {
     // A checkpoint whose position, totals or Adam state cannot be is refused.
     let file = std::path::Path::new(&ckpt).join("checkpoint.safetensors");
     let good = std::fs::read(&file).unwrap();
-    let cases: [(&Tamper, &str); 3] = [
+    let cases: [(&Tamper, &str); 4] = [
         (
             &|s, _, _| s["steps_done"] = 10_000.into(),
             "steps into an epoch of",
+        ),
+        (
+            &|s, _, _| s["adam_iterations"] = 0.into(),
+            "Adam has taken 0 steps, but the position is",
         ),
         (
             &|s, _, _| s["correct"] = (s["count"].as_u64().unwrap() + 1).into(),
