@@ -1,0 +1,252 @@
+//! The three products of training and inference (`X·W + b`, `Xᵀ·dY`, `dY·Wᵀ`): each chooses
+//! dense tiles or a sparse walk per block of rows, by its share of nonzeros.
+
+use super::blocked::{Blocked, Walk, tile_height};
+use super::sparse::{OUTER_CHUNK_BYTES, sparse_gather, sparse_outer, sparse_rows};
+use super::{Simd, ld, size};
+
+/// Nonzeros of `x`, counted in `u32` lanes (a compare and a subtract per vector; counting in
+/// `usize` made the compiler widen every compare to 64-bit lanes).
+#[inline(always)]
+fn count_nonzeros(x: &[f32]) -> usize {
+    x.chunks(1 << 30)
+        .map(|c| c.iter().map(|&v| u32::from(v != 0.0)).sum::<u32>() as usize)
+        .sum()
+}
+
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+pub(crate) fn matmul_bias<S: Simd, const MR: usize, const NR: usize, const NC: usize>(
+    s: S,
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &[f32],
+    b: &[f32],
+    bias: &[f32],
+    c: &mut [f32],
+    relu: bool,
+    sparse_below: f32,
+) {
+    let (a, b, bias) = (&a[..size(m, k)], &b[..size(k, n)], &bias[..n]);
+    let c = &mut c[..size(m, n)];
+    if n == 0 {
+        return;
+    }
+    let (pa, pb, pbias, pc) = (a.as_ptr(), b.as_ptr(), bias.as_ptr(), c.as_mut_ptr());
+    // Blocks of MR rows go dense or sparse by their share of nonzeros, and consecutive blocks
+    // of the same kind run together: the sparse kernel reuses B across all of their rows, the
+    // dense one walks B in chunks that stay in L1 across its row tiles (`DENSE_B_CHUNK`).
+    // Dense blocks run together only if all or none of them are free of zeros (those skip the
+    // zero checks).
+    // Nonzeros of a block: a vectorizable pass, ~1% of a dense tile's work.
+    let nnz = |i: usize, mr: usize| count_nonzeros(&a[i * k..(i + mr) * k]);
+    let kind = |i: usize, mr: usize| {
+        let count = nnz(i, mr);
+        let sparse = (count as f32) < sparse_below * (mr * k) as f32;
+        (sparse, !sparse && count == mr * k)
+    };
+    let mut i = 0;
+    while i < m {
+        let mr = tile_height::<MR>(m - i);
+        let (sparse, no_zeros) = kind(i, mr);
+        let mut end = i + mr;
+        // Dense blocks run one at a time on paths that take no chunks: their row block's A
+        // stays in L1 across the column blocks.
+        while end < m && (sparse || S::DENSE_B_CHUNK > 0) {
+            let h = tile_height::<MR>(m - end);
+            if kind(end, h) != (sparse, no_zeros) {
+                break;
+            }
+            end += h;
+        }
+        // SAFETY: rows `i..end` of A and C, all of B and bias: the slices checked above.
+        unsafe {
+            if sparse {
+                sparse_rows::<S, NC>(
+                    s,
+                    end - i,
+                    k,
+                    n,
+                    pa.add(i * k),
+                    k,
+                    pb,
+                    n,
+                    pbias,
+                    pc.add(i * n),
+                    n,
+                    relu,
+                );
+            } else {
+                s.blocked::<MR, NR>(&Blocked {
+                    walk: Walk::Rows,
+                    rows: end - i,
+                    cols: n,
+                    steps: k,
+                    a: pa.add(i * k),
+                    a_row_stride: k,
+                    a_step_stride: 1,
+                    b: pb,
+                    ldb: n,
+                    bias: pbias,
+                    c: pc.add(i * n),
+                    ldc: n,
+                    relu,
+                    no_zeros,
+                });
+            }
+        }
+        i = end;
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+pub(crate) fn matmul_tn<S: Simd, const MR: usize, const NR: usize, const NC: usize>(
+    s: S,
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &[f32],
+    b: &[f32],
+    c: &mut [f32],
+    sparse_below: f32,
+) {
+    let (a, b) = (&a[..size(m, k)], &b[..size(m, n)]);
+    let c = &mut c[..size(k, n)];
+    if n == 0 {
+        return;
+    }
+    let (pa, pb, pc) = (a.as_ptr(), b.as_ptr(), c.as_mut_ptr());
+    // C[p][..] = Σ_i A[i][p]·B[i][..]: the rows of C are the columns p of A (stride 1 in A),
+    // the steps are the rows i of A (stride k). Chunks of columns of A whose rows of C fit in
+    // `OUTER_CHUNK_BYTES` go sparse when mostly zeros (summed in registers for up to 32 steps,
+    // as outer products into C beyond), else as dense tiles.
+    let chunk = (OUTER_CHUNK_BYTES / (4 * n)).clamp(1, 64);
+    let mut p = 0;
+    while p < k {
+        let pcn = (k - p).min(chunk);
+        let nnz: usize = (0..m)
+            .map(|i| {
+                a[i * k + p..i * k + p + pcn]
+                    .iter()
+                    .filter(|&&x| x != 0.0)
+                    .count()
+            })
+            .sum();
+        // SAFETY: columns `p..p + pcn` of A, rows `p..p + pcn` of C, all of B: inside the
+        // slices checked above.
+        unsafe {
+            if (nnz as f32) < sparse_below * (pcn * m) as f32 {
+                if m <= 32 {
+                    sparse_gather::<S, NC>(s, pcn, m, n, pa.add(p), k, pb, n, pc.add(p * n), n);
+                } else {
+                    sparse_outer::<S, NC>(s, pcn, m, n, pa.add(p), k, pb, n, pc.add(p * n), n);
+                }
+            } else {
+                s.blocked::<MR, NR>(&Blocked {
+                    walk: Walk::Cols,
+                    rows: pcn,
+                    cols: n,
+                    steps: m,
+                    a: pa.add(p),
+                    a_row_stride: 1,
+                    a_step_stride: k,
+                    b: pb,
+                    ldb: n,
+                    bias: core::ptr::null(),
+                    c: pc.add(p * n),
+                    ldc: n,
+                    relu: false,
+                    no_zeros: nnz == pcn * m,
+                });
+            }
+        }
+        p += pcn;
+    }
+}
+
+/// `C[m×k] = A[m×n]·B[k×n]ᵀ`: tiles of `MR` rows of `A` × `NR` rows of `B`, dot products in
+/// vector lanes, reduced at the end.
+#[inline(always)]
+pub(crate) fn matmul_nt<S: Simd, const MR: usize, const NR: usize>(
+    s: S,
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &[f32],
+    b: &[f32],
+    c: &mut [f32],
+) {
+    let (a, b) = (&a[..size(m, n)], &b[..size(k, n)]);
+    let c = &mut c[..size(m, k)];
+    let (pa, pb, pc) = (a.as_ptr(), b.as_ptr(), c.as_mut_ptr());
+    let mut i = 0;
+    while i < m {
+        let mr = (m - i).min(MR);
+        let mut p = 0;
+        while p < k {
+            let nr = (k - p).min(NR);
+            // SAFETY: rows `i..i + mr` of A and C, rows `p..p + nr` of B: inside the slices.
+            unsafe {
+                macro_rules! go {
+                    ($($r:literal)*; $($q:literal)*) => {
+                        go!(@r [$($r)*] [$($q)*])
+                    };
+                    (@r [$($r:literal)*] $qs:tt) => {
+                        match mr {
+                            $($r if $r <= MR => go!(@q $r $qs),)*
+                            _ => unreachable!(),
+                        }
+                    };
+                    (@q $r:literal [$($q:literal)*]) => {
+                        match nr {
+                            $($q if $q <= NR => dot_tile::<S, $r, $q>(s, n, pa.add(i * n), pb.add(p * n), pc.add(i * k + p), k),)*
+                            _ => unreachable!(),
+                        }
+                    };
+                }
+                go!(1 2 3 4 5 6; 1 2 3 4 5 6);
+            }
+            p += nr;
+        }
+        i += mr;
+    }
+}
+
+/// `C[r][q] = ⟨A[r], B[q]⟩` for an `MR × NR` block of dot products of length `n`.
+///
+/// # Safety
+/// `a..a + MR·n`, `b..b + NR·n` readable; `c.add(r·ldc + q)` writable for `r < MR`, `q < NR`.
+#[inline(always)]
+unsafe fn dot_tile<S: Simd, const MR: usize, const NR: usize>(
+    s: S,
+    n: usize,
+    a: *const f32,
+    b: *const f32,
+    c: *mut f32,
+    ldc: usize,
+) {
+    let mut acc = [[s.splat(0.0); NR]; MR];
+    chunks!(S, n, |j, w| {
+        // SAFETY: `j + w ≤ n`: inside each row.
+        unsafe {
+            let mut bv = [s.splat(0.0); NR];
+            for (q, bv) in bv.iter_mut().enumerate() {
+                *bv = ld(s, b.add(q * n + j), w);
+            }
+            for (r, acc) in acc.iter_mut().enumerate() {
+                let av = ld(s, a.add(r * n + j), w);
+                for (acc, &bv) in acc.iter_mut().zip(&bv) {
+                    *acc = s.fma(av, bv, *acc);
+                }
+            }
+        }
+    });
+    for (r, acc) in acc.iter().enumerate() {
+        for (q, &x) in acc.iter().enumerate() {
+            // SAFETY: `r < MR`, `q < NR` (caller's contract).
+            unsafe { *c.add(r * ldc + q) = s.hsum(x) };
+        }
+    }
+}
