@@ -2,12 +2,17 @@
 //!
 //! ```sh
 //! cargo run --release -p flashnet-benches --example roofline [FILTER]
+//! cargo run --release -p flashnet-benches --example roofline -- --check
 //! ```
 //!
 //! Each row times single calls, interleaved round-robin with every other row and with a
 //! reference loop of independent FMAs (the peak), so that all rows see the same machine state.
 //! It prints the median (and best) time per call, GFLOP/s and the ratio to the peak loop's
 //! median (and best). The FLOP count is that of the dense shape, `2·m·k·n`.
+//!
+//! `--check` runs only the dense forward and weight-gradient rows of every SIMD path and of
+//! `gemm`, and fails unless each path reaches [`CHECK_MIN_VS_GEMM`] of `gemm`'s throughput in
+//! the same run: a ratio within one run, which the machine's noise moves far less than a time.
 
 use std::hint::black_box;
 use std::time::Instant;
@@ -20,6 +25,22 @@ use rand_core::SeedableRng;
 use rand_pcg::Pcg32;
 
 type Job = Box<dyn FnMut()>;
+
+/// `--check`'s floor: a SIMD path's best time on the dense forward and weight-gradient shapes
+/// against `gemm`'s best in the same run, as a throughput ratio. They run at 0.85–1.1× `gemm`
+/// on Zen 3 and Zen 4; with two accumulators of AVX2's tile spilled to the stack (a codegen
+/// regression that went unnoticed for a day) they ran at 0.55–0.6×.
+const CHECK_MIN_VS_GEMM: f64 = 0.7;
+
+/// Whether `name` is one of `--check`'s rows: a dense forward or weight-gradient product on a
+/// SIMD path or `gemm`.
+fn check_row(name: &str) -> bool {
+    ["forward_32x784x128/", "weight_grad_32x784x128/"]
+        .iter()
+        .any(|shape| name.starts_with(shape))
+        && name.ends_with("/dense")
+        && !name.contains("/portable/")
+}
 
 struct Row {
     name: String,
@@ -46,6 +67,14 @@ fn mnist_test_images() -> Result<Vec<[u8; 784]>, String> {
 
 fn main() {
     let filter = std::env::args().nth(1).unwrap_or_default();
+    let check = filter == "--check";
+    let selected = |name: &str| {
+        if check {
+            check_row(name)
+        } else {
+            name.contains(&filter)
+        }
+    };
     let mut rng = Pcg32::seed_from_u64(7);
     let mut rows: Vec<Row> = Vec::new();
     const ITERS: u64 = 2_000;
@@ -89,7 +118,7 @@ fn main() {
             let b_scale = if data == "subnormal" { 1e-38f32 } else { 1.0 };
             for path in kernels::available() {
                 let name = format!("{id}_{m}x{k}x{n}/{path}/{data}");
-                if !name.contains(&filter) {
+                if !selected(&name) {
                     continue;
                 }
                 let kern: &'static dyn Kernels = path.kernels().unwrap();
@@ -135,7 +164,7 @@ fn main() {
     let wanted = |data: &str| {
         kernels::available()
             .iter()
-            .any(|p| format!("predict_10k/{p}/{data}").contains(&filter))
+            .any(|p| selected(&format!("predict_10k/{p}/{data}")))
     };
     let mnist_test = if wanted("mnist_test") {
         mnist_test_images()
@@ -145,7 +174,7 @@ fn main() {
     for (data, images) in [("mnist_like", Ok(mnist_like)), ("mnist_test", mnist_test)] {
         for path in kernels::available() {
             let name = format!("predict_10k/{path}/{data}");
-            if !name.contains(&filter) {
+            if !selected(&name) {
                 continue;
             }
             let images = match &images {
@@ -185,7 +214,7 @@ fn main() {
         ("forward_32x784x128/gemm/dense", false),
         ("weight_grad_32x784x128/gemm/dense", true),
     ] {
-        if !id.contains(&filter) {
+        if !selected(id) {
             continue;
         }
         let (m, k, n) = (32usize, 784usize, 128usize);
@@ -253,6 +282,7 @@ fn main() {
         (t[t.len() / 2], t[0])
     };
     let mut peak = None;
+    let mut bests = Vec::new();
     println!(
         "{:<44} {:>10} {:>10} {:>8} {:>8} {:>8}",
         "row", "median", "best", "GFLOP/s", "%peak", "%peak*"
@@ -261,6 +291,7 @@ fn main() {
         let (med, best) = stats(&mut r.times);
         let (gf_med, gf_best) = (r.flops / med / 1e9, r.flops / best / 1e9);
         let p = *peak.get_or_insert((gf_med, gf_best));
+        bests.push((r.name.clone(), best));
         println!(
             "{:<44} {:>8.2}us {:>8.2}us {:>8.1} {:>7.1}% {:>7.1}%",
             r.name,
@@ -272,4 +303,36 @@ fn main() {
         );
     }
     println!("%peak: median vs the peak loop's median; %peak*: best vs best");
+    if check && !check_against_gemm(&bests) {
+        std::process::exit(1);
+    }
+}
+
+/// `--check`: prints each SIMD row's throughput against `gemm`'s on the same shape (best times
+/// of the run) and says whether all reach [`CHECK_MIN_VS_GEMM`].
+fn check_against_gemm(bests: &[(String, f64)]) -> bool {
+    let mut ok = true;
+    let mut checked = 0;
+    for (name, best) in bests {
+        let (shape, path) = match name.split('/').collect::<Vec<_>>()[..] {
+            [shape, path, "dense"] if path != "gemm" => (shape, path),
+            _ => continue,
+        };
+        let gemm = format!("{shape}/gemm/dense");
+        let Some((_, gemm_best)) = bests.iter().find(|(n, _)| *n == gemm) else {
+            continue;
+        };
+        let ratio = gemm_best / best;
+        let pass = ratio >= CHECK_MIN_VS_GEMM;
+        println!(
+            "check: {shape} on {path}: {ratio:.2}× gemm's throughput (at least {CHECK_MIN_VS_GEMM}): {}",
+            if pass { "ok" } else { "TOO SLOW" }
+        );
+        ok &= pass;
+        checked += 1;
+    }
+    if checked == 0 {
+        println!("check: no SIMD path on this CPU, nothing to compare");
+    }
+    ok
 }
