@@ -27,9 +27,10 @@ use rand_pcg::Pcg32;
 type Job = Box<dyn FnMut()>;
 
 /// `--check`'s floor: a SIMD path's best time on the dense forward and weight-gradient shapes
-/// against `gemm`'s best in the same run, as a throughput ratio. They run at 0.85–1.1× `gemm`
-/// on Zen 3 and Zen 4; with two accumulators of AVX2's tile spilled to the stack (a codegen
-/// regression that went unnoticed for a day) they ran at 0.55–0.6×.
+/// against `gemm`'s best in the same run, as a throughput ratio. AVX2 ran at 0.82–1.12× `gemm`
+/// on Zen 3 (six runs), and criterion's figures on Zen 4 put AVX2 and AVX-512 at 0.84–0.99×;
+/// with two accumulators of AVX2's tile spilled to the stack (a codegen regression that went
+/// unnoticed for a day) AVX2 ran at 0.51–0.56×.
 const CHECK_MIN_VS_GEMM: f64 = 0.7;
 
 /// Whether `name` is one of `--check`'s rows: a dense forward or weight-gradient product on a
