@@ -10,8 +10,8 @@
 //! It prints the median (and best) time per call, GFLOP/s and the ratio to the peak loop's
 //! median (and best). The FLOP count is that of the dense shape, `2·m·k·n`.
 //!
-//! `--check` runs only the dense forward and weight-gradient rows of every SIMD path and of
-//! `gemm`, and fails unless each path reaches [`CHECK_MIN_VS_GEMM`] of `gemm`'s throughput in
+//! `--check` runs only the dense rows of the three training products (forward, weight gradient,
+//! input gradient) of every SIMD path and of `gemm`, and fails unless each path reaches [`CHECK_MIN_VS_GEMM`] of `gemm`'s throughput in
 //! the same run: a ratio within one run, which the machine's noise moves far less than a time.
 
 use std::hint::black_box;
@@ -26,19 +26,25 @@ use rand_pcg::Pcg32;
 
 type Job = Box<dyn FnMut()>;
 
-/// `--check`'s floor: a SIMD path's best time on the dense forward and weight-gradient shapes
-/// against `gemm`'s best in the same run, as a throughput ratio. AVX2 ran at 0.82–1.12× `gemm`
-/// on Zen 3 (six runs), and criterion's figures on Zen 4 put AVX2 and AVX-512 at 0.84–0.99×;
-/// with two accumulators of AVX2's tile spilled to the stack (a codegen regression that went
-/// unnoticed for a day) AVX2 ran at 0.51–0.56×.
+/// `--check`'s floor: a SIMD path's best time on each dense training shape against `gemm`'s
+/// best in the same run, as a throughput ratio. AVX2 ran at 0.80–1.16× `gemm` on Zen 3
+/// (forward, weight and input gradients), and criterion's figures on Zen 4 put AVX2 and AVX-512
+/// at 0.84–0.99× (forward, weight gradient) and 1.06–1.17× (input gradient); with two
+/// accumulators of AVX2's forward tile spilled to the stack (a codegen regression that went
+/// unnoticed for a day) AVX2 ran at 0.51–0.56×, and with 4 × 3 input-gradient tiles (which
+/// spill) at 0.62–0.73×.
 const CHECK_MIN_VS_GEMM: f64 = 0.7;
 
-/// Whether `name` is one of `--check`'s rows: a dense forward or weight-gradient product on a
-/// SIMD path or `gemm`.
+/// Whether `name` is one of `--check`'s rows: a dense forward, weight-gradient or input-gradient
+/// product on a SIMD path or `gemm`.
 fn check_row(name: &str) -> bool {
-    ["forward_32x784x128/", "weight_grad_32x784x128/"]
-        .iter()
-        .any(|shape| name.starts_with(shape))
+    [
+        "forward_32x784x128/",
+        "weight_grad_32x784x128/",
+        "input_grad_32x784x128/",
+    ]
+    .iter()
+    .any(|shape| name.starts_with(shape))
         && name.ends_with("/dense")
         && !name.contains("/portable/")
 }
@@ -209,25 +215,55 @@ fn main() {
             );
         }
     }
-    // The `gemm` crate (single thread, AVX-512 kernels enabled) on the dense forward and
-    // weight-gradient shapes, interleaved like the rest.
-    for (id, tn) in [
-        ("forward_32x784x128/gemm/dense", false),
-        ("weight_grad_32x784x128/gemm/dense", true),
+    // The `gemm` crate (single thread, AVX-512 kernels enabled) on the three dense training
+    // shapes, interleaved like the rest: `a` and `b` as the SIMD rows above read them.
+    for id in [
+        "forward_32x784x128/gemm/dense",
+        "weight_grad_32x784x128/gemm/dense",
+        "input_grad_32x784x128/gemm/dense",
     ] {
         if !selected(id) {
             continue;
         }
         let (m, k, n) = (32usize, 784usize, 128usize);
-        let a = random(m * k, 0.0, &mut rng);
-        let b = random(if tn { m * n } else { k * n }, 0.0, &mut rng);
-        let mut c = AlignedVec::zeros(if tn { k * n } else { m * n });
-        // (rows, cols, inner, lhs col/row strides, rhs col/row strides)
-        let (nrows, cols, inner, lhs, rhs) = if tn {
-            (k, n, m, (k as isize, 1isize), (1isize, n as isize))
-        } else {
-            (m, n, k, (1, k as isize), (1, n as isize))
+        let shape = id.split('_').next().unwrap_or_default();
+        // (a's length, b's length, c's length, rows, cols, inner, lhs col/row strides, rhs
+        // col/row strides) for C = A·B (forward), Aᵀ·dY (weight_grad), dY·Bᵀ (input_grad).
+        let (a_len, b_len, c_len, nrows, cols, inner, lhs, rhs) = match shape {
+            "weight" => (
+                m * k,
+                m * n,
+                k * n,
+                k,
+                n,
+                m,
+                (k as isize, 1isize),
+                (1isize, n as isize),
+            ),
+            "input" => (
+                m * n,
+                k * n,
+                m * k,
+                m,
+                k,
+                n,
+                (1, n as isize),
+                (n as isize, 1),
+            ),
+            _ => (
+                m * k,
+                k * n,
+                m * n,
+                m,
+                n,
+                k,
+                (1, k as isize),
+                (1, n as isize),
+            ),
         };
+        let a = random(a_len, 0.0, &mut rng);
+        let b = random(b_len, 0.0, &mut rng);
+        let mut c = AlignedVec::zeros(c_len);
         rows_push(
             &mut rows,
             id,
