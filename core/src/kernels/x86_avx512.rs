@@ -60,7 +60,7 @@ fn part_mask(len: usize) -> __mmask16 {
 impl Simd for Avx512 {
     const LANES: usize = 16;
     // No `DENSE_B_CHUNK`: on Zen 4, chunks of 96–256 steps made the dense forward slower
-    // (109.7–113.1 against 113.6–114.0 GFLOP/s unchunked; README → Performance).
+    // (109.7–113.1 against 113.6–114.0 GFLOP/s unchunked; docs/kernel-notes.md).
     type F = __m512;
     type U = __m512i;
     type M = __mmask16;

@@ -228,7 +228,7 @@ fn dense_chunk<S: Simd>(row_bytes: usize, steps: usize) -> usize {
 /// AVX2 isolates both walks: inlined into a whole matmul, its tiles shared the 16 `ymm`
 /// registers with constants hoisted from the surrounding code and spilled a third of their
 /// accumulators to the stack (forward product 38–39% of peak inlined, 81–86% isolated; weight
-/// gradient 43–45% against 73–74%; README → Performance). AVX-512 isolates the forward walk
+/// gradient 43–45% against 73–74%; docs/kernel-notes.md). AVX-512 isolates the forward walk
 /// ([`Walk::Rows`]) only: with 32 registers its inlined tiles did not spill until counting
 /// nonzeros in 32-bit lanes in `matmul_bias` made the 4 × 6 tile spill (`perf annotate`);
 /// isolated, it does not, at the speed it had before. Isolating its weight-gradient walk halved
