@@ -27,7 +27,7 @@ use rand_pcg::Pcg32;
 type Job = Box<dyn FnMut()>;
 
 /// `--check`'s floor: a SIMD path's best time on each dense training shape against `gemm`'s
-/// best in the same run, as a throughput ratio. AVX2 ran at 0.79–1.16× `gemm` on Zen 3
+/// best in the same run, as a throughput ratio. AVX2 ran at 0.76–1.45× `gemm` on Zen 3
 /// (forward, weight and input gradients), and criterion's figures on Zen 4 put AVX2 and AVX-512
 /// at 0.84–0.99× (forward, weight gradient) and 1.06–1.17× (input gradient); with two
 /// accumulators of AVX2's forward tile spilled to the stack (a codegen regression that went
