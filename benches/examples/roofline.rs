@@ -11,8 +11,9 @@
 //! median (and best). The FLOP count is that of the dense shape, `2·m·k·n`.
 //!
 //! `--check` runs only the dense rows of the three training products (forward, weight gradient,
-//! input gradient) of every SIMD path and of `gemm`, and fails unless each path reaches [`CHECK_MIN_VS_GEMM`] of `gemm`'s throughput in
-//! the same run: a ratio within one run, which the machine's noise moves far less than a time.
+//! input gradient) of every SIMD path and of `gemm`, and fails unless each path reaches
+//! [`CHECK_MIN_VS_GEMM`] of `gemm`'s throughput in the same run: a ratio within one run, which
+//! the machine's noise moves far less than a time.
 
 use std::hint::black_box;
 use std::time::Instant;
@@ -216,54 +217,36 @@ fn main() {
         }
     }
     // The `gemm` crate (single thread, AVX-512 kernels enabled) on the three dense training
-    // shapes, interleaved like the rest: `a` and `b` as the SIMD rows above read them.
-    for id in [
-        "forward_32x784x128/gemm/dense",
-        "weight_grad_32x784x128/gemm/dense",
-        "input_grad_32x784x128/gemm/dense",
+    // shapes, interleaved like the rest, reading `a` and `b` as the SIMD rows above do:
+    // C (rows×cols) = lhs (rows×inner) · rhs (inner×cols), each operand given by its column and
+    // row strides: A·B (forward), Aᵀ·dY (weight gradient), dY·Bᵀ (input gradient).
+    let (m, k, n) = (32usize, 784usize, 128usize);
+    let (ki, ni) = (k as isize, n as isize);
+    for (id, nrows, cols, inner, lhs, rhs) in [
+        ("forward_32x784x128/gemm/dense", m, n, k, (1, ki), (1, ni)),
+        (
+            "weight_grad_32x784x128/gemm/dense",
+            k,
+            n,
+            m,
+            (ki, 1),
+            (1, ni),
+        ),
+        (
+            "input_grad_32x784x128/gemm/dense",
+            m,
+            k,
+            n,
+            (1, ni),
+            (ni, 1),
+        ),
     ] {
         if !selected(id) {
             continue;
         }
-        let (m, k, n) = (32usize, 784usize, 128usize);
-        let shape = id.split('_').next().unwrap_or_default();
-        // (a's length, b's length, c's length, rows, cols, inner, lhs col/row strides, rhs
-        // col/row strides) for C = A·B (forward), Aᵀ·dY (weight_grad), dY·Bᵀ (input_grad).
-        let (a_len, b_len, c_len, nrows, cols, inner, lhs, rhs) = match shape {
-            "weight" => (
-                m * k,
-                m * n,
-                k * n,
-                k,
-                n,
-                m,
-                (k as isize, 1isize),
-                (1isize, n as isize),
-            ),
-            "input" => (
-                m * n,
-                k * n,
-                m * k,
-                m,
-                k,
-                n,
-                (1, n as isize),
-                (n as isize, 1),
-            ),
-            _ => (
-                m * k,
-                k * n,
-                m * n,
-                m,
-                n,
-                k,
-                (1, k as isize),
-                (1, n as isize),
-            ),
-        };
-        let a = random(a_len, 0.0, &mut rng);
-        let b = random(b_len, 0.0, &mut rng);
-        let mut c = AlignedVec::zeros(c_len);
+        let a = random(nrows * inner, 0.0, &mut rng);
+        let b = random(inner * cols, 0.0, &mut rng);
+        let mut c = AlignedVec::zeros(nrows * cols);
         rows_push(
             &mut rows,
             id,
