@@ -23,7 +23,7 @@ use flashnet::quant::{QDense, QDenseParts};
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 
 use crate::atomic;
-use crate::model_file::{ARCHITECTURE_KEY, FORMAT_KEY, architecture, printable};
+use crate::model_file::{ARCHITECTURE_KEY, FORMAT_KEY, architecture, printable, read_capped};
 
 /// Metadata key saying how a file is quantized.
 pub const QUANTIZATION_KEY: &str = "quantization";
@@ -158,19 +158,8 @@ pub const MAX_FILE_BYTES: u64 = 64 << 20;
 /// The bytes of a model file, refusing one longer than [`MAX_FILE_BYTES`] after reading at
 /// most one byte more.
 fn read(path: &Path) -> Result<Vec<u8>> {
-    use std::io::Read;
-    let read = || -> Result<Vec<u8>> {
-        let mut bytes = Vec::new();
-        std::fs::File::open(path)?
-            .take(MAX_FILE_BYTES + 1)
-            .read_to_end(&mut bytes)?;
-        ensure!(
-            bytes.len() as u64 <= MAX_FILE_BYTES,
-            "the file is larger than the {MAX_FILE_BYTES}-byte limit"
-        );
-        Ok(bytes)
-    };
-    read().with_context(|| format!("cannot read model file {}", path.display()))
+    read_capped(path, MAX_FILE_BYTES)
+        .with_context(|| format!("cannot read model file {}", path.display()))
 }
 
 /// Reads `path` and tells whether it is an int8 model; returns the bytes either way.
