@@ -14,12 +14,12 @@ pub fn flag() -> &'static AtomicBool {
     INSTALL.call_once(|| {
         if let Err(e) = ctrlc::set_handler(|| {
             if FLAG.swap(true, Ordering::Relaxed) {
-                eprintln!("\nStill stopping: finishing the step and writing the checkpoint.");
+                crate::say!("\nStill stopping: finishing the step and writing the checkpoint.");
             } else {
-                eprintln!("\nInterrupted: stopping after this step.");
+                crate::say!("\nInterrupted: stopping after this step.");
             }
         }) {
-            eprintln!(
+            crate::say!(
                 "warning: cannot catch Ctrl-C ({e}); it will stop training without a checkpoint"
             );
         }

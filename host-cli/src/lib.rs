@@ -5,6 +5,7 @@ pub mod atomic;
 pub mod checkpoint;
 pub mod cli;
 pub mod commands;
+pub mod console;
 pub mod data;
 pub mod download;
 pub mod eval;

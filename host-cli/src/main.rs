@@ -10,7 +10,7 @@ use flashnet_cli::{commands, interrupt, kernel_path};
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Err(e) = kernel_path::select() {
-        eprintln!("error: {e:#}");
+        flashnet_cli::say!("error: {e:#}");
         return ExitCode::FAILURE;
     }
     let result = match &cli.command {
@@ -25,11 +25,11 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             if let Some(stop) = e.downcast_ref::<interrupt::Interrupted>() {
-                eprintln!("{stop}");
+                flashnet_cli::say!("{stop}");
                 return ExitCode::from(interrupt::EXIT_CODE);
             }
             // One line: the context chain joined by ": ".
-            eprintln!("error: {e:#}");
+            flashnet_cli::say!("error: {e:#}");
             ExitCode::FAILURE
         }
     }

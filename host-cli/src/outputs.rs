@@ -56,6 +56,14 @@ pub fn check(outputs: &[(&str, &Path)], inputs: &[(&str, &Path)]) -> Result<()> 
     Ok(())
 }
 
+/// [`check`] again once the data is located (after the first check, so that a bad output path
+/// fails before a download): no output may overwrite one of the MNIST files in `data_dir`.
+pub fn check_data(outputs: &[(&str, &Path)], data_dir: &Path) -> Result<()> {
+    let files = crate::data::files(data_dir);
+    let inputs: Vec<_> = files.iter().map(|p| ("MNIST", p.as_path())).collect();
+    check(outputs, &inputs)
+}
+
 /// The directory `path` goes in: its nearest existing ancestor (the directory itself if it
 /// exists) must be a directory that lets us create files (checked by creating one, at once
 /// removed).

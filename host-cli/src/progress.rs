@@ -17,7 +17,7 @@ pub struct EpochBar {
 impl EpochBar {
     /// Prints `Epoch i/n` and starts a bar over `steps` steps, `done` of them already taken.
     pub fn start(epoch: u32, epochs: u32, steps: u64, done: u64) -> Self {
-        eprintln!("Epoch {epoch}/{epochs}");
+        crate::say!("Epoch {epoch}/{epochs}");
         let bar =
             ProgressBar::with_draw_target(Some(steps), ProgressDrawTarget::stderr_with_hz(10));
         let style = ProgressStyle::with_template("{pos}/{len} {bar:20.green/dim} {msg}")
@@ -70,7 +70,7 @@ impl EpochBar {
                 " - val_accuracy: {val_accuracy:.4} - val_loss: {val_loss:.4}"
             ));
         }
-        eprintln!("{line}");
+        crate::say!("{line}");
         elapsed
     }
 

@@ -1,6 +1,7 @@
 //! Output files through the real `flashnet` binary: a run whose outputs collide with each other
-//! or with its inputs, or cannot be written, is refused before any work and leaves every file
-//! as it was; paths that are not UTF-8 are reported in `--json`, not a panic.
+//! or with its inputs (model, images, the MNIST files), or cannot be written, is refused before
+//! any work and leaves every file as it was; paths that are not UTF-8 are reported in `--json`,
+//! not a panic; a closed stdout or a full stderr is an error or ignored, never a panic.
 
 mod common;
 
@@ -98,6 +99,40 @@ fn colliding_or_unwritable_outputs_are_refused_before_any_work() {
             &["--out model.safetensors would overwrite the --model file"],
         ),
     ];
+    // The MNIST files themselves, plain or gzipped, by any path (found once the data is).
+    cases.extend([
+        (
+            train(&["--out", "data/t10k-images-idx3-ubyte"]),
+            &["--out data/t10k-images-idx3-ubyte would overwrite the MNIST file"][..],
+        ),
+        (
+            train(&["--history", "./data/../data/t10k-labels-idx1-ubyte.gz"]),
+            &["--history ./data/../data/t10k-labels-idx1-ubyte.gz would overwrite the MNIST file"],
+        ),
+        (
+            vec![
+                "predict",
+                "--model",
+                "model.safetensors",
+                "--index",
+                "0",
+                "--plot",
+                "data/train-labels-idx1-ubyte",
+            ],
+            &["--plot data/train-labels-idx1-ubyte would overwrite the MNIST file"],
+        ),
+        (
+            vec![
+                "quantize",
+                "--offline",
+                "--model",
+                "model.safetensors",
+                "--out",
+                "data/train-images-idx3-ubyte.gz",
+            ],
+            &["--out data/train-images-idx3-ubyte.gz would overwrite the MNIST file"],
+        ),
+    ]);
     // Not even root may create files in Linux's /proc.
     #[cfg(target_os = "linux")]
     cases.push((
@@ -140,4 +175,48 @@ fn paths_that_are_not_utf8_are_reported_lossily_in_json() {
     assert!(o.status.success(), "{err}");
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["model"], "m\u{fffd}.safetensors");
+}
+
+/// `flashnet train … | head -1` once `head` has gone, or with stderr on a full disk: the
+/// trained model is written either way; a result that cannot be printed is an error naming
+/// stdout (exit 1), lost progress lines are ignored, and nothing panics (exit 101).
+#[cfg(target_os = "linux")]
+#[test]
+fn a_closed_stdout_or_a_full_stderr_never_panics_or_loses_the_model() {
+    use std::process::{Command, Stdio};
+    let dir = fixture();
+    let d = dir.path();
+    let run = |out: &str, stdout: Stdio, stderr: Stdio| {
+        let o = Command::new(env!("CARGO_BIN_EXE_flashnet"))
+            .args(["train", "--epochs", "1", "--offline", "--out", out])
+            .current_dir(d)
+            .env("FLASHNET_DATA", d.join("data"))
+            .stdout(stdout)
+            .stderr(stderr)
+            .output()
+            .unwrap();
+        assert!(d.join(out).is_file(), "{out} not written");
+        o
+    };
+
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let o = run("a.safetensors", writer.into(), Stdio::piped());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    let last = err.trim_end().lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("error: writing the result to stdout: Broken pipe"),
+        "{err}"
+    );
+
+    let full = std::fs::File::options()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let o = run("b.safetensors", Stdio::piped(), full.into());
+    assert_eq!(o.status.code(), Some(0));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.starts_with("test_accuracy: "), "{out}");
 }

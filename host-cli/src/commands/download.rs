@@ -13,9 +13,9 @@ pub fn run(args: &DownloadArgs) -> Result<()> {
     };
     download::download_all(&dir)?;
     if args.json {
-        super::print_json(&json!({"dir": super::path_json(&dir), "files": data::FILES}));
+        super::print_json(&json!({"dir": super::path_json(&dir), "files": data::FILES}))?;
     } else {
-        println!("MNIST is in {}", dir.display());
+        crate::out!("MNIST is in {}", dir.display())?;
     }
     Ok(())
 }

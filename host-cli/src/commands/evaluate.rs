@@ -72,7 +72,7 @@ fn report_metrics(
     extra: serde_json::Map<String, serde_json::Value>,
     kind: &str,
 ) -> Result<()> {
-    eprint!("{}", report::confusion(&m.confusion));
+    crate::say_raw!("{}", report::confusion(&m.confusion));
     if args.json {
         let mut out = json!({
             "model": super::path_json(&args.model),
@@ -84,20 +84,20 @@ fn report_metrics(
         if let Some(o) = out.as_object_mut() {
             o.extend(extra);
         }
-        super::print_json(&out);
+        super::print_json(&out)?;
     } else {
-        println!(
+        crate::out!(
             "test_accuracy: {:.4} - test_loss: {:.4} ({} images){kind}",
             m.accuracy(),
             m.loss(),
             m.count
-        );
+        )?;
         if let Some(c) = extra.get("output_checksum") {
-            println!("output_checksum: {}", c.as_str().unwrap_or_default());
+            crate::out!("output_checksum: {}", c.as_str().unwrap_or_default())?;
         }
         if let Some(p) = extra.get("predictions").and_then(|p| p.as_array()) {
             let digits: String = p.iter().map(|d| d.to_string()).collect();
-            println!("predictions: {digits}");
+            crate::out!("predictions: {digits}")?;
         }
     }
     Ok(())

@@ -13,6 +13,6 @@ pub fn path_json(path: &std::path::Path) -> serde_json::Value {
 }
 
 /// Prints `value` as the one JSON object of a `--json` run.
-pub fn print_json(value: &serde_json::Value) {
-    println!("{value}");
+pub fn print_json(value: &serde_json::Value) -> anyhow::Result<()> {
+    crate::out!("{value}")
 }

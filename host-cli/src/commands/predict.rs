@@ -1,5 +1,7 @@
 //! `flashnet predict`: the digit, its 10 probabilities and logits, and the image.
 
+use std::path::PathBuf;
+
 use anyhow::{Context, Result};
 use flashnet::mnist::to_input;
 use flashnet::tutorial::{self, InferenceWorkspace};
@@ -79,7 +81,7 @@ struct Sample {
 
 pub fn run(args: &PredictArgs) -> Result<()> {
     let mut runner = Runner::load(&args.model)?;
-    let samples = samples(args)?;
+    let (samples, data_dir) = samples(args)?;
     if let Some(plot) = &args.plot {
         let files: Vec<_> = match samples.len() {
             1 => vec![plot.clone()],
@@ -89,6 +91,9 @@ pub fn run(args: &PredictArgs) -> Result<()> {
         inputs.extend(args.images.iter().map(|p| ("image", p.as_path())));
         let plots: Vec<_> = files.iter().map(|f| ("--plot", f.as_path())).collect();
         outputs::check(&plots, &inputs)?;
+        if let Some(dir) = &data_dir {
+            outputs::check_data(&plots, dir)?;
+        }
     }
     let mut results = Vec::new();
     for s in &samples {
@@ -108,9 +113,9 @@ pub fn run(args: &PredictArgs) -> Result<()> {
             table(&logits, &probs)
         );
         if args.json {
-            eprint!("{text}");
+            crate::say_raw!("{text}");
         } else {
-            print!("{text}");
+            crate::out_raw!("{text}")?;
         }
         if let Some(path) = &args.plot {
             let path = if samples.len() > 1 {
@@ -119,7 +124,7 @@ pub fn run(args: &PredictArgs) -> Result<()> {
                 path.clone()
             };
             plots::prediction(&path, &s.pixels, &logits, &probs, s.label)?;
-            eprintln!("Plot: {}", path.display());
+            crate::say!("Plot: {}", path.display());
         }
         let mut r = json!({
             "input": s.name, "label": s.label, "prediction": digit,
@@ -131,12 +136,15 @@ pub fn run(args: &PredictArgs) -> Result<()> {
         results.push(r);
     }
     if args.json {
-        super::print_json(&json!({"model": super::path_json(&args.model), "predictions": results}));
+        super::print_json(
+            &json!({"model": super::path_json(&args.model), "predictions": results}),
+        )?;
     }
     Ok(())
 }
 
-fn samples(args: &PredictArgs) -> Result<Vec<Sample>> {
+/// The images to predict, and the MNIST directory when they come from the test set.
+fn samples(args: &PredictArgs) -> Result<(Vec<Sample>, Option<PathBuf>)> {
     if let Some(i) = args.index {
         let mnist = Mnist::locate_and_load(&args.data, Parts::Test)?;
         let test = mnist.test()?;
@@ -148,13 +156,15 @@ fn samples(args: &PredictArgs) -> Result<Vec<Sample>> {
             )
         })?;
         let label = test.labels.as_slice()[i];
-        return Ok(vec![Sample {
+        let sample = Sample {
             name: format!("test image {i}"),
             pixels,
             label: Some(label),
-        }]);
+        };
+        return Ok((vec![sample], Some(mnist.dir)));
     }
-    args.images
+    let samples = args
+        .images
         .iter()
         .map(|p| {
             Ok(Sample {
@@ -163,7 +173,8 @@ fn samples(args: &PredictArgs) -> Result<Vec<Sample>> {
                 label: None,
             })
         })
-        .collect()
+        .collect::<Result<_>>()?;
+    Ok((samples, None))
 }
 
 fn table(logits: &[f32; 10], probs: &[f32; 10]) -> String {

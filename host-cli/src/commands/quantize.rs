@@ -23,6 +23,7 @@ pub fn run(args: &QuantizeArgs) -> Result<()> {
     let loaded = model_file::parse(&bytes)
         .with_context(|| format!("model file {}", args.model.display()))?;
     let mnist = Mnist::locate_and_load(&args.data, Parts::TrainAndTest)?;
+    outputs::check_data(&[("--out", &args.out)], &mnist.dir)?;
     let (train, test) = (mnist.train()?, mnist.test()?);
     let n = args.calibration as usize;
     ensure!(
@@ -68,22 +69,25 @@ pub fn run(args: &QuantizeArgs) -> Result<()> {
     }
     let weight_bytes = q.dense.kernel.len() + q.dense_1.kernel.len();
     let delta = 100.0 * (m.accuracy() - f.accuracy());
-    eprintln!(
+    crate::say!(
         "Calibrated on {} training images: hidden range [0, {:.4}], logits [{:.4}, {:.4}]",
-        ranges.images, ranges.hidden_max, ranges.logits_min, ranges.logits_max
+        ranges.images,
+        ranges.hidden_max,
+        ranges.logits_min,
+        ranges.logits_max
     );
-    eprintln!(
+    crate::say!(
         "Scales: input 1/255 (zero point -128), hidden {:.6} (zero point {}), logits {:.6} (zero point {})",
         q.dense.output.scale,
         q.dense.output.zero_point,
         q.dense_1.output.scale,
         q.dense_1.output.zero_point
     );
-    eprintln!(
+    crate::say!(
         "int8 weights: {weight_bytes} bytes (f32: {} bytes)",
         4 * weight_bytes
     );
-    eprintln!("Model: {}", args.out.display());
+    crate::say!("Model: {}", args.out.display());
     if args.json {
         super::print_json(&json!({
             "model": super::path_json(&args.model),
@@ -97,15 +101,15 @@ pub fn run(args: &QuantizeArgs) -> Result<()> {
             "hidden": {"scale": q.dense.output.scale, "zero_point": q.dense.output.zero_point},
             "logits": {"scale": q.dense_1.output.scale, "zero_point": q.dense_1.output.zero_point},
             "weight_bytes": weight_bytes,
-        }));
+        }))?;
     } else {
-        println!(
+        crate::out!(
             "f32 test_accuracy: {:.4} - int8 test_accuracy: {:.4} ({delta:+.2} points) - same prediction on {:.2}% of {} images",
             f.accuracy(),
             m.accuracy(),
             100.0 * agree as f64 / test.len() as f64,
             test.len()
-        );
+        )?;
     }
     Ok(())
 }

@@ -20,9 +20,9 @@ pub fn run(args: &SummaryArgs) -> Result<()> {
             "input_shape": [28, 28],
             "layers": layers,
             "total_params": <tutorial::Layers as Layer>::Params::COUNT,
-        }));
+        }))?;
     } else {
-        print!("{}", report::summary(&model));
+        crate::out_raw!("{}", report::summary(&model))?;
     }
     Ok(())
 }

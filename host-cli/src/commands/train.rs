@@ -42,7 +42,8 @@ pub fn run(args: &TrainArgs) -> Result<()> {
 
     let loading = Instant::now();
     let mnist = Mnist::locate_and_load(&args.data, Parts::TrainAndTest)?;
-    eprintln!(
+    outputs::check_data(&files, &mnist.dir)?;
+    crate::say!(
         "MNIST from {} ({}), loaded in {} ms",
         mnist.dir.display(),
         mnist.source,
@@ -70,7 +71,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     };
 
     let model = tutorial::model(args.dropout);
-    eprint!("{}", report::summary(&model));
+    crate::say_raw!("{}", report::summary(&model));
     let settings = Settings {
         batch_size: args.batch_size,
         learning_rate: args.learning_rate,
@@ -85,7 +86,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     let mut pos = match &args.resume {
         Some(dir) => {
             let pos = checkpoint::load(dir, &model, &mut trainer, &settings)?;
-            eprintln!(
+            crate::say!(
                 "Resuming from {} after {} epochs and {} steps",
                 checkpoint::path(dir).display(),
                 pos.epochs_done,
@@ -111,7 +112,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         checkpoint: checkpoint_dir.clone(),
         interrupt: Some(interrupt::flag()),
     };
-    eprintln!(
+    crate::say!(
         "Training on {} samples, validating on {} ({validation_name}); batch {}, {} epochs, seed {}, {} threads, {} kernels",
         train.len(),
         validation.len(),
@@ -142,14 +143,14 @@ pub fn run(args: &TrainArgs) -> Result<()> {
 
     let eval_start = Instant::now();
     let test_metrics = workers.run(|| trainer.evaluate(&model, &test))?;
-    eprintln!(
+    crate::say!(
         "{} test images in {:.0} ms - test_accuracy: {:.4} - test_loss: {:.4}",
         test_metrics.count,
         eval_start.elapsed().as_secs_f64() * 1e3,
         test_metrics.accuracy(),
         test_metrics.loss()
     );
-    eprint!("{}", report::confusion(&test_metrics.confusion));
+    crate::say_raw!("{}", report::confusion(&test_metrics.confusion));
 
     let settings = json!({
         "epochs": args.epochs,
@@ -178,23 +179,23 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     let text = serde_json::to_string_pretty(&history_json).context("cannot encode the history")?;
     atomic::write(&args.history, text.as_bytes())?;
     let plot_files = write_plots(args, &history, &test_metrics)?;
-    eprintln!("Model: {}", args.out.display());
-    eprintln!("History: {}", args.history.display());
+    crate::say!("Model: {}", args.out.display());
+    crate::say!("History: {}", args.history.display());
     for p in &plot_files {
-        eprintln!("Plot: {}", p.display());
+        crate::say!("Plot: {}", p.display());
     }
     if args.json {
         let mut out = history_json;
         out["model_file"] = super::path_json(&args.out);
         out["history_file"] = super::path_json(&args.history);
         out["plots"] = plot_files.iter().map(|p| super::path_json(p)).collect();
-        super::print_json(&out);
+        super::print_json(&out)?;
     } else {
-        println!(
+        crate::out!(
             "test_accuracy: {:.4} - test_loss: {:.4}",
             test_metrics.accuracy(),
             test_metrics.loss()
-        );
+        )?;
     }
     Ok(())
 }

@@ -206,6 +206,15 @@ fn present(path: &Path) -> bool {
     !matches!(path.try_exists(), Ok(false))
 }
 
+/// The standard files present in `dir` (plain or `.gz`): the inputs no output may overwrite.
+pub fn files(dir: &Path) -> Vec<PathBuf> {
+    FILES
+        .iter()
+        .flat_map(|name| candidates(dir, name))
+        .filter(|p| p.exists())
+        .collect()
+}
+
 /// The two places a standard file may be: `dir/name` and `dir/name.gz`, in order of preference.
 fn candidates(dir: &Path, name: &str) -> [PathBuf; 2] {
     [dir.join(name), dir.join(format!("{name}.gz"))]

@@ -128,7 +128,7 @@ fn download_files(
     let mut order: Vec<&str> = mirrors.iter().map(String::as_str).collect();
     for &(name, sha) in files {
         if present_and_valid(dest, name, sha)? {
-            eprintln!("{name}: already in {}, checksum ok", dest.display());
+            crate::say!("{name}: already in {}, checksum ok", dest.display());
             continue;
         }
         let gz_name = format!("{name}.gz");
@@ -139,7 +139,7 @@ fn download_files(
             let url = join_url(order[i], &gz_name);
             match fetch(agent, &url, &target, name, sha, progress) {
                 Ok(size) => {
-                    eprintln!(
+                    crate::say!(
                         "{gz_name}: downloaded {} from {url}, checksum ok",
                         HumanBytes(size)
                     );
@@ -150,7 +150,7 @@ fn download_files(
                 }
                 Err(e) => {
                     let e = format!("{e:#}");
-                    eprintln!("warning: {e}");
+                    crate::say!("warning: {e}");
                     failures.push(e);
                 }
             }
@@ -203,11 +203,11 @@ fn present_and_valid(dest: &Path, name: &str, sha: &str) -> Result<bool> {
             )
         }
         Ok(_) => {
-            eprintln!("{}: checksum mismatch, downloading it again", gz.display());
+            crate::say!("{}: checksum mismatch, downloading it again", gz.display());
             Ok(false)
         }
         Err(e) => {
-            eprintln!("{e:#}; downloading it again");
+            crate::say!("{e:#}; downloading it again");
             Ok(false)
         }
     }
@@ -336,7 +336,7 @@ fn fetch_into(
         );
     }
     if !is_gzip {
-        eprintln!("note: {url} arrived already decompressed; compressed it locally");
+        crate::say!("note: {url} arrived already decompressed; compressed it locally");
     }
     Ok(received)
 }
