@@ -2,8 +2,8 @@
 //! A reader (or a crash) sees either the old file or the new one, never a torn one.
 
 use std::fs::{self, File};
-use std::io::Write;
-use std::path::Path;
+use std::io::{ErrorKind, Write};
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
@@ -39,9 +39,9 @@ pub fn write_with(path: &Path, fill: impl FnOnce(&mut File) -> std::io::Result<(
         }
         short.push(c);
     }
-    let tmp = dir.join(format!(".{short}.tmp{}", std::process::id()));
+    let (mut f, tmp) = create_temp(dir, &short)
+        .with_context(|| format!("cannot write {}: no temp file", path.display()))?;
     let result = (|| -> std::io::Result<()> {
-        let mut f = File::create(&tmp)?;
         fill(&mut f)?;
         f.sync_all()?;
         fs::rename(&tmp, path)?;
@@ -57,6 +57,27 @@ pub fn write_with(path: &Path, fill: impl FnOnce(&mut File) -> std::io::Result<(
     }
     Ok(())
 }
+
+/// A new temp file `.{short}.{pid}.{n}.tmp` in `dir`, for the first `n` whose name is free.
+/// `create_new` (`O_EXCL`) neither opens an existing file nor follows a symlink, so a file or
+/// link planted at a predictable name is skipped, never written through.
+fn create_temp(dir: &Path, short: &str) -> std::io::Result<(File, PathBuf)> {
+    let pid = std::process::id();
+    let mut last = None;
+    for n in 0..TEMP_ATTEMPTS {
+        let tmp = dir.join(format!(".{short}.{pid}.{n}.tmp"));
+        match File::create_new(&tmp) {
+            Ok(f) => return Ok((f, tmp)),
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => last = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| ErrorKind::AlreadyExists.into()))
+}
+
+/// How many temp names to try: enough for every thread of this process writing the same file
+/// at once, and for leftovers of a crashed run with the same pid.
+const TEMP_ATTEMPTS: u32 = 64;
 
 #[cfg(test)]
 mod tests {
@@ -93,6 +114,25 @@ mod tests {
             assert_eq!(fs::read(&link).unwrap(), b"new");
             assert_eq!(fs::read(&target).unwrap(), b"old");
         }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn symlinks_planted_at_temp_names_are_skipped_not_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let victim = d.join("victim");
+        fs::write(&victim, b"precious").unwrap();
+        let pid = std::process::id();
+        for n in 0..3 {
+            std::os::unix::fs::symlink(&victim, d.join(format!(".m.bin.{pid}.{n}.tmp"))).unwrap();
+        }
+        let p = d.join("m.bin");
+        write(&p, b"model").unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"model");
+        assert_eq!(fs::read(&victim).unwrap(), b"precious");
+        // The planted links are not ours to remove; our temp file is gone.
+        assert_eq!(fs::read_dir(d).unwrap().count(), 5);
     }
 
     #[test]
