@@ -102,6 +102,14 @@ pub fn matmul_bias(
     c: &mut [f32],
 ) {
     let (a, b, bias, c) = (&a[..m * k], &b[..k * n], &bias[..n], &mut c[..m * n]);
+    if n == 0 {
+        return;
+    }
+    if k == 0 {
+        c.chunks_exact_mut(n)
+            .for_each(|ci| ci.copy_from_slice(bias));
+        return;
+    }
     for (ci, ai) in c.chunks_exact_mut(n).zip(a.chunks_exact(k)) {
         ci.copy_from_slice(bias);
         for (&x, bp) in ai.iter().zip(b.chunks_exact(n)) {
@@ -129,6 +137,9 @@ pub fn matmul_bias_relu(
 /// `C[k×n] = A[m×k]ᵀ·B[m×n]`, all row-major (overwrites `C`).
 pub fn matmul_tn(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], c: &mut [f32]) {
     let (a, b, c) = (&a[..m * k], &b[..m * n], &mut c[..k * n]);
+    if n == 0 {
+        return;
+    }
     for (p, cp) in c.chunks_exact_mut(n).enumerate() {
         cp.fill(0.0);
         for (ai, bi) in a.chunks_exact(k).zip(b.chunks_exact(n)) {
@@ -143,6 +154,13 @@ pub fn matmul_tn(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], c: &mut [f3
 /// `C[m×k] = A[m×n]·B[k×n]ᵀ`, all row-major (overwrites `C`).
 pub fn matmul_nt(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], c: &mut [f32]) {
     let (a, b, c) = (&a[..m * n], &b[..k * n], &mut c[..m * k]);
+    if k == 0 {
+        return;
+    }
+    if n == 0 {
+        c.fill(0.0);
+        return;
+    }
     for (ci, ai) in c.chunks_exact_mut(k).zip(a.chunks_exact(n)) {
         for (cip, bp) in ci.iter_mut().zip(b.chunks_exact(n)) {
             *cip = dot(ai, bp);
@@ -154,6 +172,9 @@ pub fn matmul_nt(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], c: &mut [f3
 pub fn column_sums(m: usize, n: usize, a: &[f32], out: &mut [f32]) {
     let out = &mut out[..n];
     out.fill(0.0);
+    if n == 0 {
+        return;
+    }
     for row in a[..m * n].chunks_exact(n) {
         for (o, &x) in out.iter_mut().zip(row) {
             *o += x;

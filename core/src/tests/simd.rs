@@ -632,6 +632,50 @@ fn matmul_zero_skipping_is_exact() {
     }
 }
 
+/// Empty sums are zero on every path: with no steps (`k = 0` for `X·W + b` and `dY·Wᵀ`, `m = 0`
+/// for `Xᵀ·dY`) every output is written (the bias, or `0`), nothing stale is left in `C`; empty
+/// outputs write nothing and do not panic.
+#[test]
+fn matmuls_with_empty_dimensions_write_every_output() {
+    let all: Vec<&dyn Kernels> = core::iter::once(&Portable as &dyn Kernels)
+        .chain(simd_paths())
+        .collect();
+    for (m, k, n) in [
+        (0, 0, 0),
+        (3, 0, 5),
+        (0, 4, 3),
+        (3, 4, 0),
+        (7, 0, 1),
+        (0, 9, 17),
+    ] {
+        let (a, b) = (std::vec![1.5f32; m * k], std::vec![0.25f32; k * n]);
+        let bias: Vec<f32> = (0..n).map(|j| j as f32 - 2.0).collect();
+        for kern in &all {
+            let p = kern.path();
+            let mut c = std::vec![f32::NAN; m * n];
+            kern.matmul_bias(m, k, n, &a, &b, &bias, &mut c);
+            let want: Vec<f32> = (0..m * n).map(|i| bias[i % n] + k as f32 * 0.375).collect();
+            assert_bitwise("matmul_bias", p, &c, &want).unwrap();
+            kern.matmul_bias_relu(m, k, n, &a, &b, &bias, &mut c);
+            let relu: Vec<f32> = want.iter().map(|&x| x.max(0.0)).collect();
+            assert_bitwise("matmul_bias_relu", p, &c, &relu).unwrap();
+            // Aᵀ·B with A m×k, B m×n: k×n sums of m products.
+            let dy = std::vec![0.5f32; m * n];
+            let mut c = std::vec![f32::NAN; k * n];
+            kern.matmul_tn(m, k, n, &a, &dy, &mut c);
+            assert_bitwise("matmul_tn", p, &c, &std::vec![m as f32 * 0.75; k * n]).unwrap();
+            // A·Bᵀ with A m×n, B k×n: m×k sums of n products.
+            let (a, b) = (std::vec![1.5f32; m * n], std::vec![0.25f32; k * n]);
+            let mut c = std::vec![f32::NAN; m * k];
+            kern.matmul_nt(m, k, n, &a, &b, &mut c);
+            assert_bitwise("matmul_nt", p, &c, &std::vec![n as f32 * 0.375; m * k]).unwrap();
+            let mut sums = std::vec![f32::NAN; n];
+            kern.column_sums(m, n, &dy, &mut sums);
+            assert_bitwise("column_sums", p, &sums, &std::vec![m as f32 * 0.5; n]).unwrap();
+        }
+    }
+}
+
 /// The CI guard: every path named in `FLASHNET_REQUIRE_KERNELS` must be available on this CPU,
 /// and every available SIMD path's vector code must actually run (its entry-point counter moves).
 #[test]

@@ -33,6 +33,16 @@ pub(crate) fn matmul_bias<S: Simd, const MR: usize, const NR: usize, const NC: u
     if n == 0 {
         return;
     }
+    if k == 0 {
+        // No steps: every output is its bias (the tiles would leave `C` unwritten).
+        for ci in c.chunks_exact_mut(n) {
+            for (o, &b) in ci.iter_mut().zip(bias) {
+                // ReLU as portable's `relu` computes it (NaN and -0.0 become 0).
+                *o = if !relu || b > 0.0 { b } else { 0.0 };
+            }
+        }
+        return;
+    }
     let (pa, pb, pbias, pc) = (a.as_ptr(), b.as_ptr(), bias.as_ptr(), c.as_mut_ptr());
     // Blocks of MR rows go dense or sparse by their share of nonzeros, and consecutive blocks
     // of the same kind run together: the sparse kernel reuses B across all of their rows, the
@@ -115,6 +125,11 @@ pub(crate) fn matmul_tn<S: Simd, const MR: usize, const NR: usize, const NC: usi
     let (a, b) = (&a[..size(m, k)], &b[..size(m, n)]);
     let c = &mut c[..size(k, n)];
     if n == 0 {
+        return;
+    }
+    if m == 0 {
+        // No steps: every sum is empty (the tiles would leave `C` unwritten).
+        c.fill(0.0);
         return;
     }
     let (pa, pb, pc) = (a.as_ptr(), b.as_ptr(), c.as_mut_ptr());
