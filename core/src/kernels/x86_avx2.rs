@@ -7,7 +7,7 @@
 //! Tiles: `matmul_bias` 6 rows × 2 vectors (12 accumulators), `matmul_tn` 6 × 2, the sparse row
 //! kernel 8 vectors (64 columns) at a time, `matmul_nt` 3 × 3 dot products (4 × 3 spilled
 //! accumulators: 52.7 against 79.0–81.8 GFLOP/s on the 32×128×784 input gradient). Row blocks
-//! of `A` (column blocks for `matmul_tn`) with under 50% nonzeros take the sparse kernel.
+//! of `A` (column blocks for `matmul_tn`) with under 90% nonzeros take the sparse kernel.
 #![allow(unsafe_code)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 
@@ -52,6 +52,7 @@ impl Simd for Avx2 {
     /// 16 KiB: 256 steps of a 16-column block. Zen 3, 32×784×128 dense forward, best of 400
     /// interleaved calls (`--example roofline`): 83.1–91.1 µs without chunks, 75.2–80.6 with
     /// 16 KiB, 77.8–80.0 with 8 KiB, 76.3–80.9 with 24 KiB.
+    const DENSE_B_CHUNK: usize = 16 * 1024;
     type F = __m256;
     type U = __m256i;
     type M = __m256;
