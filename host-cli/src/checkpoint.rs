@@ -167,9 +167,11 @@ fn parse(
         "it is {} steps into an epoch of {steps}",
         state.steps_done
     );
+    // Checkpoints are written inside an epoch only before its last step, so every step done
+    // had a full batch.
     ensure!(
         state.correct <= state.count
-            && state.count <= state.steps_done * settings.batch_size as u64
+            && state.count == state.steps_done * settings.batch_size as u64
             && state.loss_sum.is_finite()
             && state.loss_sum >= 0.0,
         "inconsistent running totals (loss sum {}, {} correct of {} after {} steps)",

@@ -477,10 +477,20 @@ fn ctrl_c_checkpoints_and_resume_matches_an_uninterrupted_run() {
     // A checkpoint whose position, totals or Adam state cannot be is refused.
     let file = std::path::Path::new(&ckpt).join("checkpoint.safetensors");
     let good = std::fs::read(&file).unwrap();
-    let cases: [(&Tamper, &str); 4] = [
+    let cases: [(&Tamper, &str); 5] = [
         (
             &|s, _, _| s["steps_done"] = 10_000.into(),
             "steps into an epoch of",
+        ),
+        (
+            // Three steps done, one sample short of their three full batches.
+            &|s, _, _| {
+                let batch = s["settings"]["batch_size"].as_u64().unwrap();
+                s["steps_done"] = 3.into();
+                s["count"] = (3 * batch - 1).into();
+                s["correct"] = 0.into();
+            },
+            "inconsistent running totals",
         ),
         (
             &|s, _, _| s["adam_iterations"] = 0.into(),
