@@ -7,7 +7,9 @@ use crate::kernels;
 /// Sums `logsumexp(z) − z[label]` over the rows and writes `(softmax(z) − onehot) · grad_scale`
 /// into `grad` (pass `1/n` for the gradient of the batch mean). Returns `(loss_sum, correct)`.
 ///
-/// A label `≥ C` is an [`Error::Label`], checked before anything is computed.
+/// A label `≥ C` is an [`Error::Label`], a label count other than the batch's an
+/// [`Error::BatchShape`], a `grad` shorter than the batch an [`Error::BatchSize`]; all are
+/// checked before anything is computed.
 pub fn sparse_categorical_crossentropy<const C: usize>(
     logits: &[[f32; C]],
     labels: &[u8],
@@ -15,10 +17,17 @@ pub fn sparse_categorical_crossentropy<const C: usize>(
     grad: &mut [[f32; C]],
 ) -> Result<(f32, u32), Error> {
     let n = logits.len();
-    if labels.len() != n || grad.len() < n {
+    if labels.len() != n {
         return Err(Error::BatchShape {
             inputs: n,
             labels: labels.len(),
+        });
+    }
+    if grad.len() < n {
+        // `grad` is the caller's workspace for this batch.
+        return Err(Error::BatchSize {
+            requested: n,
+            capacity: grad.len(),
         });
     }
     if let Some((index, &label)) = labels

@@ -227,6 +227,31 @@ fn crossentropy_gradient_matches_finite_differences() {
     }
 }
 
+/// Bad shapes are named: labels that do not match the logits, a gradient buffer too short.
+#[test]
+fn crossentropy_shape_errors_name_what_is_wrong() {
+    use crate::error::Error;
+    let logits = [[0.5f32, -1.0, 2.0]; 4];
+    let mut grad = [[0.0f32; 3]; 4];
+    let r = sparse_categorical_crossentropy::<3>(&logits, &[0, 1, 2], 1.0, &mut grad);
+    assert_eq!(
+        r,
+        Err(Error::BatchShape {
+            inputs: 4,
+            labels: 3
+        })
+    );
+    let r = sparse_categorical_crossentropy::<3>(&logits, &[0, 1, 2, 0], 1.0, &mut grad[..3]);
+    assert_eq!(
+        r,
+        Err(Error::BatchSize {
+            requested: 4,
+            capacity: 3
+        })
+    );
+    assert!(sparse_categorical_crossentropy::<3>(&logits, &[0, 1, 2, 0], 1.0, &mut grad).is_ok());
+}
+
 type Small = Sequential![Flatten<2, 3, 6>, Dense<6, 5>, Relu<5>, Dense<5, 3>];
 
 fn small_model() -> Classifier<Small, 3> {
