@@ -371,6 +371,24 @@ fn idx_directory_where_a_file_is_expected() {
     );
 }
 
+// A device where a file is expected: named as such, not read forever nor called empty.
+#[cfg(target_os = "linux")]
+#[test]
+fn idx_device_where_a_file_is_expected() {
+    let f = Fixture::new();
+    let _ = std::fs::remove_file(f.data().join(TEST_LABELS));
+    let _ = std::fs::remove_file(f.data().join(format!("{TEST_LABELS}.gz")));
+    let p = f.data().join(TEST_LABELS);
+    std::os::unix::fs::symlink("/dev/zero", &p).unwrap();
+    assert_refused(
+        &f.evaluate(),
+        &[&format!(
+            "{} is not a regular file (a device, pipe or socket), expected the file {TEST_LABELS}",
+            p.display()
+        )],
+    );
+}
+
 #[test]
 fn idx_missing_file_says_which_and_where() {
     let f = Fixture::new();

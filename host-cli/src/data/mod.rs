@@ -252,6 +252,12 @@ pub fn read(dir: &Path, name: &str) -> Result<Vec<u8>> {
             path.display()
         );
     }
+    if !meta.is_file() {
+        bail!(
+            "{} is not a regular file (a device, pipe or socket), expected the file {name}",
+            path.display()
+        );
+    }
     if meta.len() == 0 {
         bail!("{} is empty", path.display());
     }
