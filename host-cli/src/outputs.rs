@@ -56,12 +56,24 @@ pub fn check(outputs: &[(&str, &Path)], inputs: &[(&str, &Path)]) -> Result<()> 
     Ok(())
 }
 
-/// [`check`] again once the data is located (after the first check, so that a bad output path
-/// fails before a download): no output may overwrite one of the MNIST files in `data_dir`.
+/// Once the data is located (after [`check`], so that a bad output path fails before a
+/// download): no output may go where MNIST is read from in `data_dir`, over one of the files
+/// or, under the plain name, in front of its `.gz` ([`data::files`](crate::data::files)).
 pub fn check_data(outputs: &[(&str, &Path)], data_dir: &Path) -> Result<()> {
     let files = crate::data::files(data_dir);
-    let inputs: Vec<_> = files.iter().map(|p| ("MNIST", p.as_path())).collect();
-    check(outputs, &inputs)
+    for &(opt, path) in outputs {
+        let id = identity(path)?;
+        for file in &files {
+            if identity(file)? == id {
+                bail!(
+                    "{opt} {} is where MNIST is read from ({}): give the output another path",
+                    path.display(),
+                    file.display()
+                );
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The directory `path` goes in: its nearest existing ancestor (the directory itself if it

@@ -103,11 +103,16 @@ fn colliding_or_unwritable_outputs_are_refused_before_any_work() {
     cases.extend([
         (
             train(&["--out", "data/t10k-images-idx3-ubyte"]),
-            &["--out data/t10k-images-idx3-ubyte would overwrite the MNIST file"][..],
+            &["--out data/t10k-images-idx3-ubyte is where MNIST is read from"][..],
+        ),
+        // Only the .gz is there: a file under the plain name would be read instead.
+        (
+            train(&["--out", "data/t10k-labels-idx1-ubyte"]),
+            &["--out data/t10k-labels-idx1-ubyte is where MNIST is read from"],
         ),
         (
             train(&["--history", "./data/../data/t10k-labels-idx1-ubyte.gz"]),
-            &["--history ./data/../data/t10k-labels-idx1-ubyte.gz would overwrite the MNIST file"],
+            &["--history ./data/../data/t10k-labels-idx1-ubyte.gz is where MNIST is read from"],
         ),
         (
             vec![
@@ -119,7 +124,7 @@ fn colliding_or_unwritable_outputs_are_refused_before_any_work() {
                 "--plot",
                 "data/train-labels-idx1-ubyte",
             ],
-            &["--plot data/train-labels-idx1-ubyte would overwrite the MNIST file"],
+            &["--plot data/train-labels-idx1-ubyte is where MNIST is read from"],
         ),
         (
             vec![
@@ -130,7 +135,7 @@ fn colliding_or_unwritable_outputs_are_refused_before_any_work() {
                 "--out",
                 "data/train-images-idx3-ubyte.gz",
             ],
-            &["--out data/train-images-idx3-ubyte.gz would overwrite the MNIST file"],
+            &["--out data/train-images-idx3-ubyte.gz is where MNIST is read from"],
         ),
     ]);
     // Not even root may create files in Linux's /proc.
@@ -210,6 +215,22 @@ fn a_closed_stdout_or_a_full_stderr_never_panics_or_loses_the_model() {
         last.starts_with("error: writing the result to stdout: Broken pipe"),
         "{err}"
     );
+
+    // predict: every plot is written before the failed print is reported.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let o = Command::new(env!("CARGO_BIN_EXE_flashnet"))
+        .args(["predict", "--offline", "--model", "model.safetensors"])
+        .args(["--index", "0", "--plot", "p.png"])
+        .current_dir(d)
+        .env("FLASHNET_DATA", d.join("data"))
+        .stdout(writer)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("error: writing the result to stdout"), "{err}");
+    assert!(d.join("p.png").is_file(), "{err}");
 
     let full = std::fs::File::options()
         .write(true)

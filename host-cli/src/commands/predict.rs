@@ -81,20 +81,27 @@ struct Sample {
 
 pub fn run(args: &PredictArgs) -> Result<()> {
     let mut runner = Runner::load(&args.model)?;
+    // The plots, checked before the data is located (and possibly downloaded).
+    let count = if args.index.is_some() {
+        1
+    } else {
+        args.images.len()
+    };
+    let plot_files: Vec<_> = match &args.plot {
+        None => Vec::new(),
+        Some(plot) if count == 1 => vec![plot.clone()],
+        Some(plot) => (0..count).map(|i| numbered(plot, i)).collect(),
+    };
+    let plots: Vec<_> = plot_files.iter().map(|f| ("--plot", f.as_path())).collect();
+    let mut inputs = vec![("--model", args.model.as_path())];
+    inputs.extend(args.images.iter().map(|p| ("image", p.as_path())));
+    outputs::check(&plots, &inputs)?;
     let (samples, data_dir) = samples(args)?;
-    if let Some(plot) = &args.plot {
-        let files: Vec<_> = match samples.len() {
-            1 => vec![plot.clone()],
-            n => (0..n).map(|i| numbered(plot, i)).collect(),
-        };
-        let mut inputs = vec![("--model", args.model.as_path())];
-        inputs.extend(args.images.iter().map(|p| ("image", p.as_path())));
-        let plots: Vec<_> = files.iter().map(|f| ("--plot", f.as_path())).collect();
-        outputs::check(&plots, &inputs)?;
-        if let Some(dir) = &data_dir {
-            outputs::check_data(&plots, dir)?;
-        }
+    if let Some(dir) = &data_dir {
+        outputs::check_data(&plots, dir)?;
     }
+    // A failed print (a closed stdout) is reported at the end, once every plot is written.
+    let mut printed = Ok(());
     let mut results = Vec::new();
     for s in &samples {
         let (logits, probs, int8_logits) = runner.run(&s.pixels)?;
@@ -114,16 +121,11 @@ pub fn run(args: &PredictArgs) -> Result<()> {
         );
         if args.json {
             crate::say_raw!("{text}");
-        } else {
-            crate::out_raw!("{text}")?;
+        } else if printed.is_ok() {
+            printed = crate::out_raw!("{text}");
         }
-        if let Some(path) = &args.plot {
-            let path = if samples.len() > 1 {
-                numbered(path, results.len())
-            } else {
-                path.clone()
-            };
-            plots::prediction(&path, &s.pixels, &logits, &probs, s.label)?;
+        if let Some(path) = plot_files.get(results.len()) {
+            plots::prediction(path, &s.pixels, &logits, &probs, s.label)?;
             crate::say!("Plot: {}", path.display());
         }
         let mut r = json!({
@@ -140,7 +142,7 @@ pub fn run(args: &PredictArgs) -> Result<()> {
             &json!({"model": super::path_json(&args.model), "predictions": results}),
         )?;
     }
-    Ok(())
+    printed
 }
 
 /// The images to predict, and the MNIST directory when they come from the test set.

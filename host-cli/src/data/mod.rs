@@ -206,12 +206,13 @@ fn present(path: &Path) -> bool {
     !matches!(path.try_exists(), Ok(false))
 }
 
-/// The standard files present in `dir` (plain or `.gz`): the inputs no output may overwrite.
+/// Every path [`read`] may take a standard file from in `dir` (plain and `.gz`, present or
+/// not): no output may go there, over a file or in front of one (the plain name would hide the
+/// `.gz`).
 pub fn files(dir: &Path) -> Vec<PathBuf> {
     FILES
         .iter()
         .flat_map(|name| candidates(dir, name))
-        .filter(|p| p.exists())
         .collect()
 }
 
