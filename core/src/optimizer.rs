@@ -18,19 +18,20 @@ pub trait Optimizer {
 /// Adam as Keras 3 computes it: `m += (g − m)(1 − β₁)`, `v += (g² − v)(1 − β₂)`,
 /// `α = lr·√(1 − β₂ᵗ)/(1 − β₁ᵗ)`, `w −= α·m/(√v + ε)`, in `f32`.
 ///
-/// One difference, in the last bits: Keras 3 takes `1 − β` of Python floats (`f64`), which
-/// round to `0.1` and `0.001` in `f32`; flashnet takes it of the `f32` β, as TF's fused Adam
-/// kernel (Keras 2) does: `0.100000024` and `0.00099998713`, relative differences of 2.4e-7
-/// and 1.3e-5 in the two moment rates.
+/// β₁ and β₂ are `f64`, as Keras holds them (Python floats), because Keras 3 rounds them
+/// differently in two places: the moment rates `1 − β` are taken in `f64` and rounded once
+/// (`0.1` and `0.001` for the defaults), while the powers βᵗ are taken of β rounded to `f32`
+/// (Keras casts β to the variables' dtype). Taking `1 − β` of the `f32` β instead, as TF's
+/// fused Adam kernel (Keras 2) does, gives `0.100000024` and `0.00099998713`.
 #[derive(Clone, Copy, Debug, PartialEq, Zeroable)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Adam {
     /// Learning rate (Keras default 0.001).
     pub learning_rate: f32,
     /// β₁ (0.9).
-    pub beta_1: f32,
+    pub beta_1: f64,
     /// β₂ (0.999).
-    pub beta_2: f32,
+    pub beta_2: f64,
     /// ε (1e-7).
     pub epsilon: f32,
 }
@@ -47,19 +48,22 @@ impl Default for Adam {
 }
 
 impl Adam {
-    /// The step size of step `t` (1-based): `lr·√(1 − β₂ᵗ)/(1 − β₁ᵗ)`, in `f32` as Keras.
+    /// The step size of step `t` (1-based): `lr·√(1 − β₂ᵗ)/(1 − β₁ᵗ)`, in `f32` of the `f32`
+    /// β, as Keras 3.
     pub fn alpha(&self, t: u64) -> f32 {
         let t = t as f32;
-        self.learning_rate * libm::sqrtf(1.0 - libm::powf(self.beta_2, t))
-            / (1.0 - libm::powf(self.beta_1, t))
+        let (beta_1, beta_2) = (self.beta_1 as f32, self.beta_2 as f32);
+        self.learning_rate * libm::sqrtf(1.0 - libm::powf(beta_2, t))
+            / (1.0 - libm::powf(beta_1, t))
     }
 
-    /// The kernel constants of step `t` (1-based): [`Adam::alpha`], β₁, β₂, ε.
+    /// The kernel constants of step `t` (1-based): [`Adam::alpha`], the rates `1 − β` (taken
+    /// in `f64`, rounded once to `f32`, as Keras 3) and ε.
     pub fn step_constants(&self, t: u64) -> kernels::AdamStep {
         kernels::AdamStep {
             alpha: self.alpha(t),
-            beta1: self.beta_1,
-            beta2: self.beta_2,
+            rate1: (1.0 - self.beta_1) as f32,
+            rate2: (1.0 - self.beta_2) as f32,
             eps: self.epsilon,
         }
     }

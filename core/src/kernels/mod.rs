@@ -509,17 +509,17 @@ pub fn softmax_cross_entropy(
 pub struct AdamStep {
     /// `lr·√(1 − β₂ᵗ)/(1 − β₁ᵗ)` for step `t`.
     pub alpha: f32,
-    /// β₁, the first moments' decay.
-    pub beta1: f32,
-    /// β₂, the second moments' decay.
-    pub beta2: f32,
+    /// `1 − β₁`, the first moments' rate (`0.1` for Keras' β₁ = 0.9).
+    pub rate1: f32,
+    /// `1 − β₂`, the second moments' rate (`0.001` for Keras' β₂ = 0.999).
+    pub rate2: f32,
     /// ε, added to `√v`.
     pub eps: f32,
 }
 
 /// One Adam step as Keras computes it, for one tensor:
 /// `m += (g − m)(1 − β₁)`, `v += (g² − v)(1 − β₂)`, `w −= α·m / (√v + ε)`,
-/// where the caller passes `alpha = lr·√(1 − β₂ᵗ)/(1 − β₁ᵗ)` in `step`.
+/// where the caller passes `alpha = lr·√(1 − β₂ᵗ)/(1 − β₁ᵗ)` and the rates `1 − β` in `step`.
 pub fn adam(w: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], step: AdamStep) {
     adam_sum(w, &[g], m, v, step)
 }

@@ -345,7 +345,7 @@ pub fn argmax(z: &[f32]) -> (usize, f32) {
 
 /// One Adam step as Keras computes it, for one tensor:
 /// `m += (g − m)(1 − β₁)`, `v += (g² − v)(1 − β₂)`, `w −= α·m / (√v + ε)`,
-/// where the caller passes `alpha = lr·√(1 − β₂ᵗ)/(1 − β₁ᵗ)` in `step`.
+/// where the caller passes `alpha = lr·√(1 − β₂ᵗ)/(1 − β₁ᵗ)` and the rates `1 − β` in `step`.
 pub fn adam(w: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], step: AdamStep) {
     adam_sum(w, &[g], m, v, step)
 }
@@ -358,8 +358,8 @@ pub fn adam(w: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], step: AdamSt
 pub fn adam_sum(w: &mut [f32], grads: &[&[f32]], m: &mut [f32], v: &mut [f32], step: AdamStep) {
     let AdamStep {
         alpha,
-        beta1,
-        beta2,
+        rate1: c1,
+        rate2: c2,
         eps,
     } = step;
     let (first, rest) = grads
@@ -369,7 +369,6 @@ pub fn adam_sum(w: &mut [f32], grads: &[&[f32]], m: &mut [f32], v: &mut [f32], s
         w.len().min(m.len()).min(v.len()).min(first.len()),
         |l, g| l.min(g.len()),
     );
-    let (c1, c2) = (1.0 - beta1, 1.0 - beta2);
     for i in 0..len {
         let g = rest.iter().fold(first[i], |g, part| g + part[i]);
         let (w, m, v) = (&mut w[i], &mut m[i], &mut v[i]);

@@ -32,7 +32,9 @@ impl RefAdam {
 
     fn step(&mut self, g: [f64; 3]) {
         self.t += 1;
-        let alpha = Self::LR * (1.0 - Self::B2.powi(self.t)).sqrt() / (1.0 - Self::B1.powi(self.t));
+        // βᵗ of β cast to f32 (`ops.cast(self.beta_1, dtype)`), `1 − β` of the Python floats.
+        let (b1, b2) = (f64::from(Self::B1 as f32), f64::from(Self::B2 as f32));
+        let alpha = Self::LR * (1.0 - b2.powi(self.t)).sqrt() / (1.0 - b1.powi(self.t));
         let state = self.w.iter_mut().zip(&mut self.m).zip(&mut self.v);
         for (((w, m), v), g) in state.zip(g) {
             *m += (g - *m) * (1.0 - Self::B1);
@@ -100,19 +102,47 @@ fn adam_one_and_two_steps_match_keras_formula() {
 
 #[test]
 fn adam_first_step_literal() {
-    // By hand: m = 0.1·g, v = 0.001·g², α = lr·√0.001/0.1, so
-    // Δw = −α·m/(√v + ε) = −lr·|g|√0.001/(|g|√0.001 + ε) = −0.001·(1 − 6.3245e-6) for g = 0.5.
+    // By hand: m = 0.1·g, v = 0.001·g², α = lr·√(1 − β₂)/(1 − β₁) of the f32 β (Keras 3),
+    // √0.00099998713/0.100000024 = √0.001·(1 − 6.67e-6), so Δw = −α·m/(√v + ε)
+    // = −0.001·(1 − 6.67e-6)·|g|√0.001/(|g|√0.001 + ε) = −0.001·(1 − 1.2995e-5) for g = 0.5.
     let mut p = tiny([0.0, 0.0, 0.0]);
     let mut state: AdamState<Tiny> = Zeroable::zeroed();
     Adam::default().step(&mut p, &tiny([0.5, -0.5, 0.0]), &mut state);
     let w = flat(&p);
-    let want = -0.000_999_993_675_f64;
+    let want = -0.000_999_987_047_f64;
     assert!((f64::from(w[0]) - want).abs() < 3e-10, "{}", w[0]);
     assert!((f64::from(w[1]) + want).abs() < 3e-10, "{}", w[1]);
     // ε is there: the move is measurably short of a full −lr.
     assert!((f64::from(w[0]) + 0.001).abs() > 5e-9);
     // No gradient, no move (and no NaN from 0/0).
     assert_eq!(w[2], 0.0);
+}
+
+#[test]
+fn adam_rounds_its_constants_as_keras_3() {
+    // Keras 3: `1 - self.beta_1` of Python floats, then cast: exactly the f32 nearest 0.1 and
+    // 0.001 (the f32 β would give 0.100000024 and 0.00099998713). The powers βᵗ of α are of
+    // β cast to f32: `ops.power(ops.cast(beta, float32), t)`.
+    let adam = Adam::default();
+    let step = adam.step_constants(1);
+    assert_eq!(step.rate1.to_bits(), 0.1f32.to_bits());
+    assert_eq!(step.rate2.to_bits(), 0.001f32.to_bits());
+    assert_eq!(step.eps.to_bits(), 1e-7f32.to_bits());
+    for t in [1u64, 2, 1875, 9375] {
+        let want = 0.001f32 * libm::sqrtf(1.0 - libm::powf(0.999f32, t as f32))
+            / (1.0 - libm::powf(0.9f32, t as f32));
+        assert_eq!(adam.alpha(t).to_bits(), want.to_bits(), "t = {t}");
+    }
+    // One step from zero moments: m = g·0.1 and v = g²·0.001, in f32, bit for bit.
+    let mut p = tiny([0.0; 3]);
+    let mut state: AdamState<Tiny> = Zeroable::zeroed();
+    let g = [0.3f32, -1.7, 2.9];
+    adam.step(&mut p, &tiny(g), &mut state);
+    let (m, v) = (flat(&state.m), flat(&state.v));
+    for i in 0..3 {
+        assert_eq!(m[i].to_bits(), (g[i] * 0.1f32).to_bits(), "m[{i}]");
+        assert_eq!(v[i].to_bits(), (g[i] * g[i] * 0.001f32).to_bits(), "v[{i}]");
+    }
 }
 
 #[test]

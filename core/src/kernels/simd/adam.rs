@@ -63,7 +63,7 @@ unsafe fn adam_with<S: Simd>(
     step: AdamStep,
     g: impl GradParts<S>,
 ) {
-    let (c1, c2) = (s.splat(1.0 - step.beta1), s.splat(1.0 - step.beta2));
+    let (c1, c2) = (s.splat(step.rate1), s.splat(step.rate2));
     let (alpha, eps) = (s.splat(step.alpha), s.splat(step.eps));
     let (pw, pm, pv) = (w.as_mut_ptr(), m.as_mut_ptr(), v.as_mut_ptr());
     chunks!(S, len, |i, n| {
