@@ -16,7 +16,7 @@ use flashnet::quant::{quantize_multiplier, tutorial as qt};
 use flashnet::tutorial;
 use serde_json::json;
 
-use crate::quant_file::{Affine, INPUT_SCALE, QLayer, QuantizedModel};
+use crate::quant_file::{Affine, INPUT_SCALE, MIN_SCALE, QLayer, QuantizedModel};
 
 /// Calibration images used when not told otherwise.
 pub const DEFAULT_CALIBRATION: usize = 1000;
@@ -131,8 +131,15 @@ fn quantize_layer<const IN: usize, const OUT: usize>(
             .iter()
             .map(|row| f64::from(row[o]).abs())
             .fold(0.0, f64::max);
-        let s_w = if max_abs > 0.0 {
-            (max_abs / 127.0) as f32
+        let max = f64::from(flashnet::quant::max_bias(IN));
+        // The largest |w| maps to ±127, unless the channel's weights are so small (or all zero)
+        // that its bias would not fit the accumulator in units of s_in·s_w: then the scale is
+        // raised until it does (TFLite's `AdjustWeightsForBiasScale`: the weights keep fewer
+        // bits), and never below the smallest scale a file may hold. A channel of zeros with no
+        // bias keeps the scale 1.
+        let s_w = if max_abs > 0.0 || bias[o] != 0.0 {
+            let for_bias = f64::from(bias[o]).abs() / (s_in * max) * (1.0 + 1e-6);
+            (max_abs / 127.0).max(for_bias).max(f64::from(MIN_SCALE)) as f32
         } else {
             1.0
         };
@@ -142,7 +149,6 @@ fn quantize_layer<const IN: usize, const OUT: usize>(
             q[i * OUT + o] = (f64::from(kernel[i][o]) / s_w).round().clamp(-127.0, 127.0) as i8;
         }
         let b = (f64::from(bias[o]) / (s_in * s_w)).round();
-        let max = f64::from(flashnet::quant::max_bias(IN));
         if b.abs() > max {
             bail!(
                 "the bias of output {o} is {} in units of s_in·s_w = {:e}: beyond ±{max}, the \
@@ -189,8 +195,9 @@ pub fn quantize(params: &tutorial::Params, ranges: &Ranges) -> Result<QuantizedM
     Ok(model)
 }
 
-/// What the metadata records about a quantization.
-pub fn details(ranges: &Ranges, source: &serde_json::Value) -> serde_json::Value {
+/// What the metadata records about a quantization calibrated on images of a training set of
+/// `pool` images.
+pub fn details(ranges: &Ranges, pool: usize, source: &serde_json::Value) -> serde_json::Value {
     json!({
         "scheme": "full-integer post-training quantization (TensorFlow Lite style)",
         "weights": "int8, symmetric per output channel",
@@ -199,7 +206,7 @@ pub fn details(ranges: &Ranges, source: &serde_json::Value) -> serde_json::Value
         "requantization": "fixed-point multiplier and shift (MultiplyByQuantizedMultiplier)",
         "calibration": {
             "images": ranges.images,
-            "selection": "training images i*60000/N for i in 0..N",
+            "selection": format!("training images i*{pool}/N for i in 0..N"),
             "hidden_max": ranges.hidden_max,
             "logits_min": ranges.logits_min,
             "logits_max": ranges.logits_max,
@@ -310,6 +317,48 @@ mod tests {
     }
 
     #[test]
+    fn a_channel_too_small_for_its_bias_gets_a_larger_scale() {
+        // A near-dead output channel with an ordinary bias: max|w|/127 would put the bias far
+        // beyond the int32 accumulator (the scale is raised instead, as TFLite does); a
+        // subnormal channel's max|w|/127 rounds to a zero scale; a channel of zero weights
+        // with a bias got it in steps of s_in (1/255).
+        let (mut p, images) = synthetic(5);
+        let ranges = calibrate(&p, &images).unwrap();
+        let (_, (d1, _)) = &mut *p;
+        for row in d1.kernel.iter_mut() {
+            (row[0], row[1], row[2]) = (1e-7, 1e-40, 0.0);
+        }
+        d1.kernel[3][0] = -2e-7;
+        (d1.bias[0], d1.bias[1], d1.bias[2]) = (0.055, 0.0, -0.03);
+        let bias = d1.bias;
+        let q = quantize(&p, &ranges).unwrap();
+        q.to_core().unwrap();
+        let s_in = f64::from(q.input.scale);
+        for (o, &want) in bias.iter().enumerate().take(3) {
+            let s_w = q.dense.kernel_scale[o];
+            assert!(s_w >= MIN_SCALE && s_w.is_finite(), "channel {o}: {s_w}");
+            let b = f64::from(q.dense.bias[o]) * s_in * f64::from(s_w);
+            assert!((b - f64::from(want)).abs() <= 1e-6, "channel {o}: bias {b}");
+        }
+        // Channel 0's weights keep what the raised scale can hold: within half a step.
+        let s0 = f64::from(q.dense.kernel_scale[0]);
+        assert!(q.dense.kernel[3 * 128] < 0 && q.dense.kernel[5 * 128] > 0);
+        for (i, row) in p.1.0.kernel.iter().enumerate() {
+            let w = f64::from(q.dense.kernel[i * 128]) * s0;
+            assert!((w - f64::from(row[0])).abs() <= s0 / 2.0, "w[{i}][0] = {w}");
+        }
+        // Ordinary channels keep max|w| ↦ ±127.
+        let m = (0..784)
+            .map(|i| q.dense.kernel[i * 128 + 5].unsigned_abs())
+            .max();
+        assert_eq!(m, Some(127));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("q.safetensors");
+        quant_file::save(&path, &q, &details(&ranges, 60_000, &json!({}))).unwrap();
+        quant_file::load(&path).unwrap();
+    }
+
+    #[test]
     fn save_load_round_trip_and_same_bytes() {
         let (p, images) = synthetic(4);
         let ranges = calibrate(&p, &images).unwrap();
@@ -319,7 +368,7 @@ mod tests {
             dir.path().join("a.safetensors"),
             dir.path().join("b.safetensors"),
         );
-        let facts = details(&ranges, &json!({"test": true}));
+        let facts = details(&ranges, 60_000, &json!({"test": true}));
         quant_file::save(&a, &q, &facts).unwrap();
         quant_file::save(&b, &q, &facts).unwrap();
         let bytes = std::fs::read(&a).unwrap();

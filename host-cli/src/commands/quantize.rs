@@ -51,7 +51,7 @@ pub fn run(args: &QuantizeArgs) -> Result<()> {
             .collect::<String>(),
         "training": training,
     });
-    quant_file::save(&args.out, &q, &details(&ranges, &source))?;
+    quant_file::save(&args.out, &q, &details(&ranges, train.len(), &source))?;
 
     // Both models on the test set.
     let model = tutorial::model(tutorial::DROPOUT);
