@@ -227,8 +227,9 @@ fn main() -> ! {
 
     let int8 = net::NAME == "int8";
     let matches = !int8 || (hash == net::EXPECTED_CHECKSUM && correct == net::EXPECTED_CORRECT);
-    // Sanity floor for the f32 build (the int8 build is held to the host's exact result).
-    let plausible = correct * 10 >= IMAGE_COUNT * 9;
+    // The int8 build is held to the host's exact result, whatever its accuracy; the f32 build
+    // (no host checksum: its float rounding differs) to a sanity floor of 90% right.
+    let plausible = int8 || correct * 10 >= IMAGE_COUNT * 9;
     let ok = matches && plausible;
     let stack = report::stack_peak();
 
@@ -270,6 +271,9 @@ fn main() -> ! {
     report::text(l.as_bytes());
     if !matches {
         defmt::error!("the int8 outputs differ from the host's");
+    }
+    if !plausible {
+        defmt::error!("the f32 model got fewer than 90% of the images right");
     }
     report::exit(ok)
 }
