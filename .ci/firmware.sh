@@ -10,7 +10,7 @@
 #   5. reports flash/RAM/stack and checks the budgets (int8: flash ≤ 116 KiB without the test
 #      images, RAM ≤ 4 KiB with the stack, dense kernel ≤ 1.5 instructions per MAC, an
 #      inference < 150k instructions); runs the int8 firmware of a weak model, which must pass
-#      on matching the host alone;
+#      on matching the host alone; checks that build.rs refuses bad model and data files;
 #   6. builds the board variants (nRF52840, STM32F411, linked with flip-link) and the core's
 #      integer path for Cortex-M0+, Cortex-M33/M55 and RISC-V;
 #   7. rustfmt and clippy on firmware/.
@@ -258,6 +258,69 @@ assert kv.get("checksum") == kv.get("expected"), "the int8 logits checksum diffe
 assert status == 0 and kv.get("result") == "ok", f"exit status {status}, result={kv.get('result')}"
 print(f"ok: {correct}/{images} right, checksum equal to the host's, result=ok, exit status 0")
 PY
+
+step "build.rs refuses what the CLI refuses"
+# Model files the CLI refuses must fail the firmware build with the reason, not be baked in.
+python3 - firmware/models "$out/bad" <<'PY'
+import json, os, struct, sys
+src, dst = sys.argv[1], sys.argv[2]
+os.makedirs(dst, exist_ok=True)
+def load(path):
+    b = open(path, "rb").read()
+    n = struct.unpack("<Q", b[:8])[0]
+    return json.loads(b[8:8 + n]), bytearray(b[8 + n:])
+def save(path, h, data):
+    hb = json.dumps(h).encode()
+    hb += b" " * (-len(hb) % 8)
+    open(path, "wb").write(struct.pack("<Q", len(hb)) + hb + bytes(data))
+def put(h, data, name, value_bytes):
+    s, _ = h[name]["data_offsets"]
+    data[s:s + len(value_bytes)] = value_bytes
+for kind in ("int8", "f32"):
+    h, data = load(f"{src}/mnist-{kind}.safetensors")
+    # An extra layer's tensor after the two the firmware reads.
+    e = json.loads(json.dumps(h)); d = bytearray(data)
+    e["dense_2/bias"] = {"dtype": "F32", "shape": [1], "data_offsets": [len(d), len(d) + 4]}
+    save(f"{dst}/{kind}-extra.safetensors", e, d + struct.pack("<f", 0.5))
+    # Another architecture named in the metadata.
+    e = json.loads(json.dumps(h))
+    e["__metadata__"]["architecture"] = e["__metadata__"]["architecture"].replace("ReLU", "Sigmoid", 1).replace("Relu", "Sigmoid", 1) + " > Dense(10)"
+    save(f"{dst}/{kind}-arch.safetensors", e, data)
+h, data = load(f"{src}/mnist-int8.safetensors")
+d = bytearray(data); put(h, d, "dense/kernel_scale", struct.pack("<f", float("nan")))
+save(f"{dst}/int8-nan-scale.safetensors", h, d)
+h, data = load(f"{src}/mnist-f32.safetensors")
+d = bytearray(data); put(h, d, "dense/kernel", struct.pack("<f", 3e38))
+save(f"{dst}/f32-huge.safetensors", h, d)
+PY
+# expect_refused NAME MESSAGE VAR=VALUE... [-- CARGO-ARGS]: the build fails and says MESSAGE.
+expect_refused() {
+  local name=$1 message=$2
+  shift 2
+  local envs=()
+  while [ $# -gt 0 ] && [ "$1" != -- ]; do envs+=("$1"); shift; done
+  [ $# -gt 0 ] && shift
+  if fw env "${envs[@]}" cargo build --release --locked "$@" >"$out/refused-$name.log" 2>&1; then
+    echo "FAIL: the firmware built with $name"; exit 1
+  fi
+  grep -q -- "$message" "$out/refused-$name.log" \
+    || { cat "$out/refused-$name.log"; echo "FAIL: $name: no '$message' in the build error"; exit 1; }
+  echo "ok: $name refused ($message)"
+}
+expect_refused int8-extra 'unexpected tensor "dense_2/bias"' FLASHNET_FIRMWARE_MODEL="$out/bad/int8-extra.safetensors"
+expect_refused int8-arch 'is not the one this firmware runs' FLASHNET_FIRMWARE_MODEL="$out/bad/int8-arch.safetensors"
+expect_refused int8-nan-scale 'tensor `dense/kernel_scale` holds NaN' FLASHNET_FIRMWARE_MODEL="$out/bad/int8-nan-scale.safetensors"
+expect_refused f32-extra 'unexpected tensor "dense_2/bias"' FLASHNET_FIRMWARE_F32_MODEL="$out/bad/f32-extra.safetensors" -- --features f32
+expect_refused f32-arch 'is not the one this firmware runs' FLASHNET_FIRMWARE_F32_MODEL="$out/bad/f32-arch.safetensors" -- --features f32
+expect_refused f32-huge 'holds 3e38' FLASHNET_FIRMWARE_F32_MODEL="$out/bad/f32-huge.safetensors" -- --features f32
+# A truncated .gz is reported as corrupt, not as "not found".
+mkdir -p "$out/bad-data"
+# (Through a file: `gzip | head` would end gzip with SIGPIPE, which pipefail turns into a failure.)
+head -c 100000 /dev/urandom | gzip -c >"$out/whole.gz"
+for f in t10k-images-idx3-ubyte t10k-labels-idx1-ubyte; do
+  head -c 5000 "$out/whole.gz" >"$out/bad-data/$f.gz"
+done
+expect_refused truncated-gz 'corrupt gzip stream' FLASHNET_DATA="$out/bad-data"
 
 step "board builds (flip-link), not run"
 for board in nrf52840 stm32f411; do

@@ -6,8 +6,8 @@
 //!   `flashnet train`). Checked here by the core's own validation, then written as `static`s
 //!   (the int8 weights already packed for the kernels), which the linker places in flash.
 //! - Test images: the first `$FLASHNET_FIRMWARE_IMAGES` (default 300) MNIST test images and
-//!   labels, read from `$FLASHNET_DATA` (or the CLI's cache, `$FLASHNET_CACHE` or
-//!   `~/.cache/flashnet/mnist`), and what the host's integer path predicts for them (a checksum
+//!   labels, read from `$FLASHNET_DATA` (or the CLI's cache: `$FLASHNET_CACHE`, else the
+//!   platform cache directory's `flashnet/mnist`, e.g. `~/.cache/flashnet/mnist`), and what the host's integer path predicts for them (a checksum
 //!   of the int8 logits, the number correct), so the firmware can check itself bit for bit.
 //! - Memory map: `memory/<board>.x` for the board feature (`qemu`, `nrf52840`, `stm32f411`).
 
@@ -121,67 +121,72 @@ fn model_path(manifest: &Path, var: &str, default: &str) -> Result<PathBuf> {
 
 // ------------------------------------------------------------------------------ test images
 
-/// The first `count` MNIST test images and labels, found as the CLI finds them.
+/// The first `count` MNIST test images and labels, found as the CLI finds them:
+/// `$FLASHNET_DATA`, else the CLI's cache (`$FLASHNET_CACHE`, else the platform cache directory's
+/// `flashnet/mnist`). A file that is there but cannot be read or decompressed is an error.
 fn test_images(count: usize) -> Result<(Vec<[u8; 784]>, Vec<u8>)> {
-    let dirs: Vec<PathBuf> = match env("FLASHNET_DATA") {
-        Some(d) => vec![PathBuf::from(d)],
-        None => {
-            let mut v = Vec::new();
-            if let Some(c) = env("FLASHNET_CACHE") {
-                v.push(PathBuf::from(c));
-            }
-            let cache = env("XDG_CACHE_HOME")
-                .map(PathBuf::from)
-                .or_else(|| env("HOME").map(|h| Path::new(&h).join(".cache")));
-            if let Some(c) = cache {
-                v.push(c.join("flashnet").join("mnist"));
-            }
-            v
-        }
+    let dir = match env("FLASHNET_DATA") {
+        Some(d) => PathBuf::from(d),
+        None => match env("FLASHNET_CACHE") {
+            Some(c) => PathBuf::from(c),
+            None => dirs::cache_dir()
+                .ok_or("no cache directory on this platform: set FLASHNET_DATA")?
+                .join("flashnet")
+                .join("mnist"),
+        },
     };
-    let read = |dir: &Path, name: &str| -> Option<Vec<u8>> {
+    // The platform cache directory comes from these.
+    for var in ["HOME", "XDG_CACHE_HOME", "LOCALAPPDATA"] {
+        println!("cargo::rerun-if-env-changed={var}");
+    }
+    let read = |name: &str| -> Result<Option<Vec<u8>>> {
         let plain = dir.join(name);
         let gz = dir.join(format!("{name}.gz"));
         println!("cargo::rerun-if-changed={}", plain.display());
         println!("cargo::rerun-if-changed={}", gz.display());
-        if let Ok(b) = std::fs::read(&plain) {
-            return Some(b);
-        }
-        let f = std::fs::File::open(&gz).ok()?;
-        let mut bytes = Vec::new();
-        flate2::read::MultiGzDecoder::new(f)
-            .take(64 << 20)
-            .read_to_end(&mut bytes)
-            .ok()?;
-        Some(bytes)
-    };
-    for dir in &dirs {
-        let (Some(img), Some(lab)) = (
-            read(dir, "t10k-images-idx3-ubyte"),
-            read(dir, "t10k-labels-idx1-ubyte"),
-        ) else {
-            continue;
+        let open = |p: &Path| match std::fs::File::open(p) {
+            Ok(f) => Ok(Some(f)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(format!("cannot open {}: {e}", p.display())),
         };
-        let where_ =
-            |e: &dyn std::fmt::Display| format!("MNIST test set in {}: {e}", dir.display());
-        let images = flashnet::mnist::Images::parse(&img).map_err(|e| where_(&e))?;
-        let labels = flashnet::mnist::Labels::parse(&lab).map_err(|e| where_(&e))?;
-        let set = flashnet::mnist::Dataset::new(images, labels).map_err(|e| where_(&e))?;
-        if set.len() < count {
-            return Err(where_(&format!(
-                "{} images, fewer than the {count} to embed",
-                set.len()
-            )));
+        let mut bytes = Vec::new();
+        if let Some(mut f) = open(&plain)? {
+            f.read_to_end(&mut bytes)
+                .map_err(|e| format!("cannot read {}: {e}", plain.display()))?;
+        } else if let Some(f) = open(&gz)? {
+            flate2::read::MultiGzDecoder::new(f)
+                .take(64 << 20)
+                .read_to_end(&mut bytes)
+                .map_err(|e| format!("corrupt gzip stream in {}: {e}", gz.display()))?;
+        } else {
+            return Ok(None);
         }
-        return Ok((
-            set.images.as_slice()[..count].to_vec(),
-            set.labels.as_slice()[..count].to_vec(),
+        Ok(Some(bytes))
+    };
+    let (Some(img), Some(lab)) = (
+        read("t10k-images-idx3-ubyte")?,
+        read("t10k-labels-idx1-ubyte")?,
+    ) else {
+        return Err(format!(
+            "the MNIST test files (t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte, plain or \
+             .gz) were not found in {}: set FLASHNET_DATA to a directory holding them (or run \
+             `flashnet download`)",
+            dir.display()
         ));
+    };
+    let where_ = |e: &dyn std::fmt::Display| format!("MNIST test set in {}: {e}", dir.display());
+    let images = flashnet::mnist::Images::parse(&img).map_err(|e| where_(&e))?;
+    let labels = flashnet::mnist::Labels::parse(&lab).map_err(|e| where_(&e))?;
+    let set = flashnet::mnist::Dataset::new(images, labels).map_err(|e| where_(&e))?;
+    if set.len() < count {
+        return Err(where_(&format!(
+            "{} images, fewer than the {count} to embed",
+            set.len()
+        )));
     }
-    Err(format!(
-        "the MNIST test files (t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte, plain or .gz) \
-         were not found in {dirs:?}: set FLASHNET_DATA to a directory holding them (or run \
-         `flashnet download`)"
+    Ok((
+        set.images.as_slice()[..count].to_vec(),
+        set.labels.as_slice()[..count].to_vec(),
     ))
 }
 
@@ -249,19 +254,119 @@ fn metadata(bytes: &[u8]) -> Result<HashMap<String, String>> {
     Ok(header.metadata().clone().unwrap_or_default())
 }
 
+/// The layer chain as `flashnet-cli` writes it in a model file's `architecture` metadata (its
+/// `model_file::architecture`; the committed models carry it, so a drift fails the build).
+fn architecture() -> String {
+    let model = flashnet::tutorial::model(flashnet::tutorial::DROPOUT);
+    let shape = |s: &[usize]| s.iter().map(usize::to_string).collect::<Vec<_>>().join("x");
+    let mut parts = vec!["Input(28x28)".to_string()];
+    model.describe(&mut |l| parts.push(format!("{}({})", l.kind, shape(l.output_shape))));
+    parts.join(" > ")
+}
+
+/// What the CLI checks of every model file besides its tensors' contents: the architecture in
+/// the metadata (if any) is the tutorial's, and the file holds no tensor beyond `expected`
+/// (another layer chain whose first tensors happen to fit would otherwise run truncated).
+fn check_file(
+    st: &SafeTensors<'_>,
+    meta: &HashMap<String, String>,
+    expected: &[String],
+) -> Result<()> {
+    if let Some(arch) = meta.get("architecture") {
+        let ours = architecture();
+        if *arch != ours {
+            return Err(format!(
+                "architecture {arch:?} is not the one this firmware runs, `{ours}`"
+            ));
+        }
+    }
+    let mut names = st.names();
+    names.sort();
+    if let Some(extra) = names
+        .into_iter()
+        .find(|n| !expected.iter().any(|e| e == *n))
+    {
+        return Err(format!(
+            "unexpected tensor {extra:?} (expected exactly: {})",
+            expected.join(", ")
+        ));
+    }
+    Ok(())
+}
+
+/// Smallest and largest scale an int8 model file may hold (the CLI's `quant_file::MIN_SCALE`
+/// and `MAX_SCALE`).
+const SCALES: std::ops::RangeInclusive<f32> = 1e-20..=1e20;
+/// Largest weight magnitude of an f32 model (the CLI's `model_file::MAX_WEIGHT`).
+const MAX_WEIGHT: f32 = 1e6;
+
+/// The tensors of an int8 model file, as `flashnet quantize` writes them.
+fn int8_names() -> Vec<String> {
+    let mut v = vec!["input/scale".to_string(), "input/zero_point".to_string()];
+    for layer in ["dense", "dense_1"] {
+        for t in [
+            "kernel",
+            "kernel_scale",
+            "bias",
+            "multiplier",
+            "shift",
+            "output_scale",
+            "output_zero_point",
+        ] {
+            v.push(format!("{layer}/{t}"));
+        }
+    }
+    v
+}
+
 /// Reads an int8 model file and builds the core's model from it (its checks included).
 fn load_int8(path: &Path) -> Result<Box<Model>> {
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
     let meta = metadata(&bytes)?;
-    if meta.get("quantization").map(String::as_str) != Some("int8") {
-        return Err(
-            "not an int8 model (metadata `quantization` is not `int8`): make one with \
-             `flashnet quantize`"
-                .into(),
-        );
-    }
     let st =
         SafeTensors::deserialize(&bytes).map_err(|e| format!("not a safetensors file: {e}"))?;
+    // As the CLI tells them apart: the metadata says so, or (without it) the kernel is int8.
+    let int8_kernel = st
+        .tensor("dense/kernel")
+        .is_ok_and(|t| t.dtype() == Dtype::I8);
+    match meta.get("quantization").map(String::as_str) {
+        Some("int8") => {}
+        Some(q) if !q.is_empty() => {
+            return Err(format!(
+                "quantization {q:?} is not supported (the firmware runs `int8`)"
+            ));
+        }
+        _ if int8_kernel => {}
+        _ => {
+            return Err(
+                "not an int8 model (no `quantization = int8` in the metadata, and \
+                        `dense/kernel` is not int8): make one with `flashnet quantize`"
+                    .into(),
+            );
+        }
+    }
+    check_file(&st, &meta, &int8_names())?;
+    for name in [
+        "dense/kernel_scale",
+        "dense/output_scale",
+        "dense_1/kernel_scale",
+        "dense_1/output_scale",
+    ] {
+        let n = if name.ends_with("kernel_scale") {
+            if name.starts_with("dense_1") { 10 } else { 128 }
+        } else {
+            1
+        };
+        let v = f32s(tensor(&st, name, Dtype::F32, &[n])?);
+        if let Some(x) = v.iter().find(|x| !SCALES.contains(*x)) {
+            return Err(format!(
+                "tensor `{name}` holds {x:e}: scales must be finite and positive, within \
+                 {:e}..={:e}",
+                SCALES.start(),
+                SCALES.end()
+            ));
+        }
+    }
     let input_scale = f32s(tensor(&st, "input/scale", Dtype::F32, &[1])?)[0];
     let input_zp = i32s(tensor(&st, "input/zero_point", Dtype::I32, &[1])?)[0];
     if input_scale != 1.0 / 255.0 || input_zp != qt::INPUT_ZERO_POINT {
@@ -392,10 +497,21 @@ fn emit_f32(code: &mut String, path: &Path) -> Result<()> {
     }
     let st = SafeTensors::deserialize(&bytes)
         .map_err(|e| fail(format!("not a safetensors file: {e}")))?;
+    let names = [
+        "dense/kernel",
+        "dense/bias",
+        "dense_1/kernel",
+        "dense_1/bias",
+    ]
+    .map(String::from);
+    check_file(&st, &metadata(&bytes).map_err(fail)?, &names).map_err(fail)?;
     let floats = |name: &str, shape: &[usize]| -> Result<Vec<f32>> {
         let v = f32s(tensor(&st, name, Dtype::F32, shape).map_err(fail)?);
-        if let Some(x) = v.iter().find(|x| !x.is_finite()) {
-            return Err(fail(format!("tensor `{name}` holds {x}")));
+        if let Some(x) = v.iter().find(|x| !(-MAX_WEIGHT..=MAX_WEIGHT).contains(*x)) {
+            return Err(fail(format!(
+                "tensor `{name}` holds {x:e}: weights must be finite and within \
+                 ±{MAX_WEIGHT:e}"
+            )));
         }
         Ok(v)
     };
