@@ -325,10 +325,12 @@ fn load_int8(path: &Path) -> Result<Box<Model>> {
     let meta = metadata(&bytes)?;
     let st =
         SafeTensors::deserialize(&bytes).map_err(|e| format!("not a safetensors file: {e}"))?;
-    // As the CLI tells them apart: the metadata says so, or (without it) the kernel is int8.
-    let int8_kernel = st
-        .tensor("dense/kernel")
-        .is_ok_and(|t| t.dtype() == Dtype::I8);
+    // As the CLI tells them apart: the metadata says so, or (in a file not written by flashnet,
+    // which names the quantization of every int8 file) the kernel is int8.
+    let int8_kernel = !meta.contains_key("format")
+        && st
+            .tensor("dense/kernel")
+            .is_ok_and(|t| t.dtype() == Dtype::I8);
     match meta.get("quantization").map(String::as_str) {
         Some("int8") => {}
         Some(q) if !q.is_empty() => {
@@ -339,8 +341,9 @@ fn load_int8(path: &Path) -> Result<Box<Model>> {
         _ if int8_kernel => {}
         _ => {
             return Err(
-                "not an int8 model (no `quantization = int8` in the metadata, and \
-                        `dense/kernel` is not int8): make one with `flashnet quantize`"
+                "not an int8 model (its metadata does not say `quantization = int8`, and it \
+                 is not a foreign file with an int8 `dense/kernel`): make one with \
+                 `flashnet quantize`"
                     .into(),
             );
         }

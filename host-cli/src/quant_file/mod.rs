@@ -134,16 +134,20 @@ fn load_layer<const IN: usize, const OUT: usize, const G: usize, const B: usize>
     Ok(())
 }
 
-/// Whether `bytes` look like an int8 model: the metadata says so, or `dense/kernel` is int8.
-/// Anything unreadable is "no" (the f32 loader then reports the problem).
+/// Whether `bytes` look like an int8 model: the metadata says so, or (in a file not written by
+/// flashnet, which names the quantization of every int8 file) `dense/kernel` is int8. Anything
+/// unreadable is "no" (the f32 loader then reports the problem).
 pub fn is_quantized(bytes: &[u8]) -> bool {
     let Ok((_, header)) = SafeTensors::read_metadata(bytes) else {
         return false;
     };
-    if let Some(meta) = header.metadata()
-        && let Some(q) = meta.get(QUANTIZATION_KEY)
-    {
-        return !q.is_empty();
+    if let Some(meta) = header.metadata() {
+        if let Some(q) = meta.get(QUANTIZATION_KEY) {
+            return !q.is_empty();
+        }
+        if meta.contains_key(FORMAT_KEY) {
+            return false;
+        }
     }
     header
         .tensors()

@@ -223,6 +223,36 @@ fn detection_and_other_quantizations() {
     other[8..8 + n].copy_from_slice(header.replace("\"int8\"", "\"int4\"").as_bytes());
     assert!(is_quantized(&other));
     assert!(error(&other).contains("quantization `int4` is not supported"));
+    // A flashnet f32 file (it names no quantization) whose kernel is int8 is a damaged f32
+    // file: its loader names the dtype (it was read as an int8 model missing `input/scale`).
+    let kernel = [1i8; 784 * 128];
+    let f32s = |n: usize| vec![0u8; 4 * n];
+    let (b1, k2, b2) = (f32s(128), f32s(1280), f32s(10));
+    use safetensors::tensor::TensorView;
+    let tensors = [
+        (
+            "dense/kernel",
+            TensorView::new(Dtype::I8, vec![784, 128], bytemuck::cast_slice(&kernel)),
+        ),
+        ("dense/bias", TensorView::new(Dtype::F32, vec![128], &b1)),
+        (
+            "dense_1/kernel",
+            TensorView::new(Dtype::F32, vec![128, 10], &k2),
+        ),
+        ("dense_1/bias", TensorView::new(Dtype::F32, vec![10], &b2)),
+    ]
+    .map(|(n, v)| (n, v.unwrap()));
+    let meta = HashMap::from([(FORMAT_KEY.to_string(), "flashnet".to_string())]);
+    let damaged = safetensors::tensor::serialize(tensors.clone(), Some(meta)).unwrap();
+    assert!(!is_quantized(&damaged));
+    let msg = format!("{:#}", crate::model_file::parse(&damaged).err().unwrap());
+    assert!(
+        msg.contains("`dense/kernel` has dtype I8, expected F32"),
+        "{msg}"
+    );
+    // Without flashnet's metadata (a file from elsewhere), an int8 kernel still means int8.
+    let foreign = safetensors::tensor::serialize(tensors, None).unwrap();
+    assert!(is_quantized(&foreign));
     assert_eq!(
         checksum(&[[0; 10]]),
         (0..10).fold(0x811c_9dc5u32, |h, _| h.wrapping_mul(0x0100_0193))
