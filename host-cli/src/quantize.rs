@@ -1,7 +1,8 @@
 //! Post-training full-integer quantization of the tutorial model, as TensorFlow Lite's
 //! converter does it with a representative dataset:
 //!
-//! - weights: int8, symmetric per output channel (`s_w[o] = max|W[:, o]| / 127`, zero point 0);
+//! - weights: int8, symmetric per output channel (`s_w[o] = max|W[:, o]| / 127`, zero point 0;
+//!   raised where the channel's bias needs it to fit the `i32` accumulator);
 //! - activations: int8 per tensor, from the ranges seen on calibration images (input: scale
 //!   1/255 and zero point −128, so that `q = p − 128`; hidden: `[0, max]` after the ReLU, zero
 //!   point −128; logits: `[min, max]` widened to include 0);
