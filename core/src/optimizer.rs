@@ -49,12 +49,16 @@ impl Default for Adam {
 
 impl Adam {
     /// The step size of step `t` (1-based): `lr·√(1 − β₂ᵗ)/(1 − β₁ᵗ)`, in `f32` of the `f32`
-    /// β, as Keras 3.
+    /// β and the `f32` step, as Keras 3.
+    ///
+    /// The powers are taken in `f64` and rounded once (correctly rounded `f32` powers): this
+    /// gives the α of TF's CPU `pow` kernel (glibc's `powf`) at 39,999 of the first 40,000
+    /// steps, one ulp off at the other; `libm::powf` was up to 4 ulps off at 93 of them (where
+    /// `1 − β₁ᵗ` cancels).
     pub fn alpha(&self, t: u64) -> f32 {
-        let t = t as f32;
-        let (beta_1, beta_2) = (self.beta_1 as f32, self.beta_2 as f32);
-        self.learning_rate * libm::sqrtf(1.0 - libm::powf(beta_2, t))
-            / (1.0 - libm::powf(beta_1, t))
+        let t = f64::from(t as f32);
+        let pow = |beta: f64| libm::pow(f64::from(beta as f32), t) as f32;
+        self.learning_rate * libm::sqrtf(1.0 - pow(self.beta_2)) / (1.0 - pow(self.beta_1))
     }
 
     /// The kernel constants of step `t` (1-based): [`Adam::alpha`], the rates `1 − β` (taken
