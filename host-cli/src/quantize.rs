@@ -120,6 +120,9 @@ fn quantize_layer<const IN: usize, const OUT: usize>(
     input: Affine,
     output: Affine,
 ) -> Result<QLayer> {
+    if let Some(v) = kernel.iter().flatten().chain(bias).find(|v| !v.is_finite()) {
+        bail!("the layer holds {v}: weights must be finite");
+    }
     let s_in = f64::from(input.scale);
     let s_out = f64::from(output.scale);
     let mut kernel_scale = vec![0f32; OUT];
@@ -321,8 +324,8 @@ mod tests {
     fn a_channel_too_small_for_its_bias_gets_a_larger_scale() {
         // A near-dead output channel with an ordinary bias: max|w|/127 would put the bias far
         // beyond the int32 accumulator (the scale is raised instead, as TFLite does); a
-        // subnormal channel's max|w|/127 rounds to a zero scale; a channel of zero weights
-        // with a bias got it in steps of s_in (1/255).
+        // subnormal channel's max|w|/127 is a scale below the smallest a file may hold; a
+        // channel of zero weights with a bias got it in steps of s_in (1/255).
         let (mut p, images) = synthetic(5);
         let ranges = calibrate(&p, &images).unwrap();
         let (_, (d1, _)) = &mut *p;
@@ -357,6 +360,20 @@ mod tests {
         let path = dir.path().join("q.safetensors");
         quant_file::save(&path, &q, &details(&ranges, 60_000, &json!({}))).unwrap();
         quant_file::load(&path).unwrap();
+    }
+
+    #[test]
+    fn non_finite_weights_are_refused() {
+        let (p, images) = synthetic(6);
+        let ranges = calibrate(&p, &images).unwrap();
+        for (kernel, bias) in [(f32::NAN, 0.0), (0.0, f32::NAN), (f32::INFINITY, 0.0)] {
+            let (mut p, _) = synthetic(6);
+            let (_, (d1, _)) = &mut *p;
+            d1.kernel[7][3] = kernel;
+            d1.bias[5] = bias;
+            let msg = format!("{:#}", quantize(&p, &ranges).unwrap_err());
+            assert!(msg.contains("weights must be finite"), "{msg}");
+        }
     }
 
     #[test]
