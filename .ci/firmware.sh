@@ -321,6 +321,23 @@ for f in t10k-images-idx3-ubyte t10k-labels-idx1-ubyte; do
   head -c 5000 "$out/whole.gz" >"$out/bad-data/$f.gz"
 done
 expect_refused truncated-gz 'corrupt gzip stream' FLASHNET_DATA="$out/bad-data"
+# Zero padding after the gzip stream is read as the CLI reads it; other trailing data is not.
+mkdir -p "$out/padded-data" "$out/junk-data"
+for f in t10k-images-idx3-ubyte t10k-labels-idx1-ubyte; do
+  python3 - "$f" "$out" <<'PY'
+import gzip, os, sys
+name, out = sys.argv[1], sys.argv[2]
+data = os.environ.get("FLASHNET_DATA") or os.path.expanduser("~/.cache/flashnet/mnist")
+raw = open(f"{data}/{name}", "rb").read() if os.path.exists(f"{data}/{name}") else gzip.open(f"{data}/{name}.gz").read()
+packed = gzip.compress(raw)
+open(f"{out}/padded-data/{name}.gz", "wb").write(packed + bytes(4096))
+open(f"{out}/junk-data/{name}.gz", "wb").write(packed + b"junk")
+PY
+done
+fw env FLASHNET_DATA="$out/padded-data" cargo build --release --locked >"$out/padded.log" 2>&1 \
+  || { cat "$out/padded.log"; echo "FAIL: zero padding after the gzip stream was refused"; exit 1; }
+echo "ok: zero padding after the gzip stream is read"
+expect_refused junk-after-gz 'neither a gzip member nor zero padding' FLASHNET_DATA="$out/junk-data"
 
 step "board builds (flip-link), not run"
 for board in nrf52840 stm32f411; do

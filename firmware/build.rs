@@ -102,9 +102,16 @@ fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
+/// A path from the environment, which need not be UTF-8 (as the CLI reads it).
+fn env_path(name: &str) -> Option<PathBuf> {
+    std::env::var_os(name)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+}
+
 fn model_path(manifest: &Path, var: &str, default: &str) -> Result<PathBuf> {
-    let path = match env(var) {
-        Some(p) => PathBuf::from(p),
+    let path = match env_path(var) {
+        Some(p) => p,
         None => manifest
             .join("models")
             .join(format!("{default}.safetensors")),
@@ -113,6 +120,14 @@ fn model_path(manifest: &Path, var: &str, default: &str) -> Result<PathBuf> {
     if !path.is_file() {
         return Err(format!(
             "model file {} not found (set {var} to a model file)",
+            path.display()
+        ));
+    }
+    // The CLI's cap (a wrong path, a dataset or a device, fails fast).
+    let len = std::fs::metadata(&path).map_or(0, |m| m.len());
+    if len > 64 << 20 {
+        return Err(format!(
+            "model file {} holds {len} bytes, more than the 67108864 a model file may",
             path.display()
         ));
     }
@@ -125,10 +140,10 @@ fn model_path(manifest: &Path, var: &str, default: &str) -> Result<PathBuf> {
 /// `$FLASHNET_DATA`, else the CLI's cache (`$FLASHNET_CACHE`, else the platform cache directory's
 /// `flashnet/mnist`). A file that is there but cannot be read or decompressed is an error.
 fn test_images(count: usize) -> Result<(Vec<[u8; 784]>, Vec<u8>)> {
-    let dir = match env("FLASHNET_DATA") {
-        Some(d) => PathBuf::from(d),
-        None => match env("FLASHNET_CACHE") {
-            Some(c) => PathBuf::from(c),
+    let dir = match env_path("FLASHNET_DATA") {
+        Some(d) => d,
+        None => match env_path("FLASHNET_CACHE") {
+            Some(c) => c,
             None => dirs::cache_dir()
                 .ok_or("no cache directory on this platform: set FLASHNET_DATA")?
                 .join("flashnet")
@@ -139,33 +154,45 @@ fn test_images(count: usize) -> Result<(Vec<[u8; 784]>, Vec<u8>)> {
     for var in ["HOME", "XDG_CACHE_HOME", "LOCALAPPDATA"] {
         println!("cargo::rerun-if-env-changed={var}");
     }
-    let read = |name: &str| -> Result<Option<Vec<u8>>> {
+    // As the CLI reads them: plain or `.gz` (members, then optional zero padding), regular
+    // files only, at most 64 MiB of images and 1 MiB of labels once decompressed.
+    let read = |name: &str, limit: u64| -> Result<Option<Vec<u8>>> {
         let plain = dir.join(name);
         let gz = dir.join(format!("{name}.gz"));
         println!("cargo::rerun-if-changed={}", plain.display());
         println!("cargo::rerun-if-changed={}", gz.display());
-        let open = |p: &Path| match std::fs::File::open(p) {
-            Ok(f) => Ok(Some(f)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(format!("cannot open {}: {e}", p.display())),
+        let bytes = |p: &Path| -> Result<Option<Vec<u8>>> {
+            match std::fs::metadata(p) {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+                Err(e) => return Err(format!("cannot read {}: {e}", p.display())),
+                Ok(m) if !m.is_file() => {
+                    return Err(format!("{} is not a regular file", p.display()));
+                }
+                Ok(m) if m.len() > limit => {
+                    return Err(format!(
+                        "{} holds {} bytes, more than the {limit} an MNIST test file may",
+                        p.display(),
+                        m.len()
+                    ));
+                }
+                Ok(_) => {}
+            }
+            let b = std::fs::read(p).map_err(|e| format!("cannot read {}: {e}", p.display()))?;
+            Ok(Some(b))
         };
-        let mut bytes = Vec::new();
-        if let Some(mut f) = open(&plain)? {
-            f.read_to_end(&mut bytes)
-                .map_err(|e| format!("cannot read {}: {e}", plain.display()))?;
-        } else if let Some(f) = open(&gz)? {
-            flate2::read::MultiGzDecoder::new(f)
-                .take(64 << 20)
-                .read_to_end(&mut bytes)
-                .map_err(|e| format!("corrupt gzip stream in {}: {e}", gz.display()))?;
-        } else {
-            return Ok(None);
+        if let Some(b) = bytes(&plain)? {
+            return Ok(Some(b));
         }
-        Ok(Some(bytes))
+        let Some(packed) = bytes(&gz)? else {
+            return Ok(None);
+        };
+        gunzip(&packed, limit)
+            .map(Some)
+            .map_err(|e| format!("corrupt gzip stream in {}: {e}", gz.display()))
     };
     let (Some(img), Some(lab)) = (
-        read("t10k-images-idx3-ubyte")?,
-        read("t10k-labels-idx1-ubyte")?,
+        read("t10k-images-idx3-ubyte", 64 << 20)?,
+        read("t10k-labels-idx1-ubyte", 1 << 20)?,
     ) else {
         return Err(format!(
             "the MNIST test files (t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte, plain or \
@@ -188,6 +215,34 @@ fn test_images(count: usize) -> Result<(Vec<[u8; 784]>, Vec<u8>)> {
         set.images.as_slice()[..count].to_vec(),
         set.labels.as_slice()[..count].to_vec(),
     ))
+}
+
+/// The gzip members in `rest`, then optional zero padding (as the CLI's gunzip), at most
+/// `limit` bytes of output.
+fn gunzip(mut rest: &[u8], limit: u64) -> Result<Vec<u8>> {
+    if rest.is_empty() {
+        return Err("the file is empty".into());
+    }
+    let mut out = Vec::new();
+    loop {
+        let mut member = flate2::bufread::GzDecoder::new(rest);
+        (&mut member)
+            .take(limit + 1 - out.len() as u64)
+            .read_to_end(&mut out)
+            .map_err(|e| e.to_string())?;
+        if out.len() as u64 > limit {
+            return Err(format!("it holds more than {limit} bytes"));
+        }
+        rest = member.into_inner();
+        if rest.iter().all(|&b| b == 0) {
+            return Ok(out);
+        }
+        if !rest.starts_with(&[0x1f, 0x8b]) {
+            return Err(
+                "data after the gzip stream is neither a gzip member nor zero padding".into(),
+            );
+        }
+    }
 }
 
 fn emit_images(code: &mut String, images: &[[u8; 784]], labels: &[u8]) {
@@ -327,13 +382,13 @@ fn load_int8(path: &Path) -> Result<Box<Model>> {
         SafeTensors::deserialize(&bytes).map_err(|e| format!("not a safetensors file: {e}"))?;
     // As the CLI tells them apart: the metadata says so, or (in a file not written by flashnet,
     // which names the quantization of every int8 file) the kernel is int8.
-    let int8_kernel = !meta.contains_key("format")
+    let int8_kernel = meta.get("format").is_none_or(|f| f != "flashnet")
         && st
             .tensor("dense/kernel")
             .is_ok_and(|t| t.dtype() == Dtype::I8);
     match meta.get("quantization").map(String::as_str) {
         Some("int8") => {}
-        Some(q) if !q.is_empty() => {
+        Some(q) => {
             return Err(format!(
                 "quantization {q:?} is not supported (the firmware runs `int8`)"
             ));
@@ -493,7 +548,11 @@ fn emit_int8(code: &mut String, model: &Model, images: &[[u8; 784]], labels: &[u
 fn emit_f32(code: &mut String, path: &Path) -> Result<()> {
     let bytes = std::fs::read(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
     let fail = |e: String| format!("{}: {e}", path.display());
-    if metadata(&bytes).map_err(fail)?.contains_key("quantization") {
+    if metadata(&bytes)
+        .map_err(fail)?
+        .get("quantization")
+        .is_some_and(|q| !q.is_empty())
+    {
         return Err(fail(
             "an int8 model: the f32 build needs the f32 model from `flashnet train`".into(),
         ));

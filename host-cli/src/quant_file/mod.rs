@@ -145,7 +145,7 @@ pub fn is_quantized(bytes: &[u8]) -> bool {
         if let Some(q) = meta.get(QUANTIZATION_KEY) {
             return !q.is_empty();
         }
-        if meta.contains_key(FORMAT_KEY) {
+        if meta.get(FORMAT_KEY).is_some_and(|f| f == "flashnet") {
             return false;
         }
     }

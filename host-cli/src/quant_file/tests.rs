@@ -250,8 +250,12 @@ fn detection_and_other_quantizations() {
         msg.contains("`dense/kernel` has dtype I8, expected F32"),
         "{msg}"
     );
-    // Without flashnet's metadata (a file from elsewhere), an int8 kernel still means int8.
-    let foreign = safetensors::tensor::serialize(tensors, None).unwrap();
+    // Without flashnet's metadata (a file from elsewhere, which may name its own format), an
+    // int8 kernel still means int8.
+    let foreign = safetensors::tensor::serialize(tensors.clone(), None).unwrap();
+    assert!(is_quantized(&foreign));
+    let pt = HashMap::from([(FORMAT_KEY.to_string(), "pt".to_string())]);
+    let foreign = safetensors::tensor::serialize(tensors, Some(pt)).unwrap();
     assert!(is_quantized(&foreign));
     assert_eq!(
         checksum(&[[0; 10]]),
