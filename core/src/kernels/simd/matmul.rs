@@ -14,6 +14,35 @@ fn count_nonzeros(x: &[f32]) -> usize {
         .sum()
 }
 
+/// Nonzeros in columns `p..p + len` of the `rows × k` matrix `a`. A 64-column chunk (all but
+/// the last of `matmul_tn`'s) counts in 64 `u32` lanes summed down the rows and reduced once:
+/// counting each row's 64 values apart (in `usize` lanes, then in `u32` lanes reduced per row)
+/// took 4–5% of the dense weight gradient's time (`perf`, Zen 3).
+#[inline(always)]
+fn count_nonzeros_cols(a: &[f32], rows: usize, k: usize, p: usize, len: usize) -> usize {
+    const W: usize = 64;
+    if len != W {
+        return (0..rows)
+            .map(|i| count_nonzeros(&a[i * k + p..i * k + p + len]))
+            .sum();
+    }
+    let mut total = 0;
+    // Up to 2³⁰ rows at a time, so that no lane's count can overflow.
+    for r0 in (0..rows).step_by(1 << 30) {
+        let mut lanes = [0u32; W];
+        for i in r0..rows.min(r0 + (1 << 30)) {
+            let row: &[f32; W] = a[i * k + p..i * k + p + W]
+                .try_into()
+                .expect("a 64-column slice");
+            for (n, &x) in lanes.iter_mut().zip(row) {
+                *n += u32::from(x != 0.0);
+            }
+        }
+        total += lanes.iter().map(|&n| n as usize).sum::<usize>();
+    }
+    total
+}
+
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 pub(crate) fn matmul_bias<S: Simd, const MR: usize, const NR: usize, const NC: usize>(
@@ -141,14 +170,7 @@ pub(crate) fn matmul_tn<S: Simd, const MR: usize, const NR: usize, const NC: usi
     let mut p = 0;
     while p < k {
         let pcn = (k - p).min(chunk);
-        let nnz: usize = (0..m)
-            .map(|i| {
-                a[i * k + p..i * k + p + pcn]
-                    .iter()
-                    .filter(|&&x| x != 0.0)
-                    .count()
-            })
-            .sum();
+        let nnz = count_nonzeros_cols(a, m, k, p, pcn);
         // SAFETY: columns `p..p + pcn` of A, rows `p..p + pcn` of C, all of B: inside the
         // slices checked above.
         unsafe {
@@ -262,6 +284,51 @@ unsafe fn dot_tile<S: Simd, const MR: usize, const NR: usize>(
         for (q, &x) in acc.iter().enumerate() {
             // SAFETY: `r < MR`, `q < NR` (caller's contract).
             unsafe { *c.add(r * ldc + q) = s.hsum(x) };
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::count_nonzeros_cols;
+
+    /// Every column chunk of a matrix holding zeros of both signs, NaN, infinities and
+    /// subnormals counts what a plain filter counts (the 64-column chunks take their own loop).
+    #[test]
+    fn column_counts_match_a_plain_count() {
+        let k = 131;
+        let values = [
+            0.0,
+            -0.0,
+            1.0,
+            f32::NAN,
+            0.0,
+            f32::INFINITY,
+            -1e-40,
+            0.0,
+            -3.5,
+        ];
+        for rows in [0, 1, 3, 33] {
+            let a: std::vec::Vec<f32> = (0..rows * k)
+                .map(|i| values[(i * 7 + i / 5) % values.len()])
+                .collect();
+            for p in [0, 5, 67] {
+                for len in [1, 17, 63, 64] {
+                    let plain = (0..rows)
+                        .map(|i| {
+                            a[i * k + p..i * k + p + len]
+                                .iter()
+                                .filter(|&&x| x != 0.0)
+                                .count()
+                        })
+                        .sum::<usize>();
+                    assert_eq!(
+                        count_nonzeros_cols(&a, rows, k, p, len),
+                        plain,
+                        "{rows} {p} {len}"
+                    );
+                }
+            }
         }
     }
 }
