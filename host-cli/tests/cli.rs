@@ -1,116 +1,23 @@
 //! End-to-end tests of the `flashnet` binary on small synthetic MNIST-format data.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use flate2::{Compression, write::GzEncoder};
+use common::{idx_labels, json_line, write_dataset};
 use serde_json::Value;
-use std::io::Write;
 
-/// A synthetic, learnable "MNIST": digit d is a bright 6×6 square at a spot that depends on d,
-/// plus sparse noise. Writes the four IDX files (the training images gzipped) into `dir`.
-fn write_dataset(dir: &Path, train: usize, test: usize) {
-    let mut seed = 12345u32;
-    let mut next = move || {
-        seed ^= seed << 13;
-        seed ^= seed >> 17;
-        seed ^= seed << 5;
-        seed
-    };
-    let mut make = |n: usize| {
-        let mut images = Vec::with_capacity(n * 784);
-        let mut labels = Vec::with_capacity(n);
-        for i in 0..n {
-            let d = (i % 10) as u8;
-            let (r0, c0) = (2 + (d as usize / 5) * 12, 2 + (d as usize % 5) * 5);
-            let mut img = [0u8; 784];
-            for r in r0..r0 + 6 {
-                for c in c0..c0 + 6 {
-                    img[r * 28 + c] = 200 + (next() % 56) as u8;
-                }
-            }
-            for _ in 0..20 {
-                img[(next() % 784) as usize] = (next() % 256) as u8;
-            }
-            images.extend_from_slice(&img);
-            labels.push(d);
-        }
-        (images, labels)
-    };
-    let (tri, trl) = make(train);
-    let (tei, tel) = make(test);
-    let gz = |bytes: &[u8]| {
-        let mut e = GzEncoder::new(Vec::new(), Compression::fast());
-        e.write_all(bytes).unwrap();
-        e.finish().unwrap()
-    };
-    std::fs::write(
-        dir.join("train-images-idx3-ubyte.gz"),
-        gz(&idx_images(&tri, train)),
-    )
-    .unwrap();
-    std::fs::write(dir.join("train-labels-idx1-ubyte"), idx_labels(&trl)).unwrap();
-    std::fs::write(dir.join("t10k-images-idx3-ubyte"), idx_images(&tei, test)).unwrap();
-    std::fs::write(dir.join("t10k-labels-idx1-ubyte.gz"), gz(&idx_labels(&tel))).unwrap();
-}
-
-fn idx_images(pixels: &[u8], n: usize) -> Vec<u8> {
-    let mut v = vec![0, 0, 8, 3];
-    for d in [n as u32, 28, 28] {
-        v.extend(d.to_be_bytes());
-    }
-    v.extend_from_slice(pixels);
-    v
-}
-
-fn idx_labels(labels: &[u8]) -> Vec<u8> {
-    let mut v = vec![0, 0, 8, 1];
-    v.extend((labels.len() as u32).to_be_bytes());
-    v.extend_from_slice(labels);
-    v
-}
-
+/// Runs `flashnet args` (in a temporary directory) with `FLASHNET_DATA` set to `data` or unset.
 fn flashnet(args: &[&str], data: Option<&Path>) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_flashnet"));
-    c.args(args)
-        .env_remove("FLASHNET_DATA")
-        .env("FLASHNET_CACHE", "/nonexistent/flashnet-test-cache");
-    if let Some(d) = data {
-        c.env("FLASHNET_DATA", d);
-    }
-    c.output().unwrap()
+    let cwd = tempfile::tempdir().unwrap();
+    common::flashnet(cwd.path(), args, data)
 }
 
-fn stdout_json(o: &Output) -> Value {
-    let s = String::from_utf8_lossy(&o.stdout);
-    assert!(
-        o.status.success(),
-        "failed: {}\n{}",
-        s,
-        String::from_utf8_lossy(&o.stderr)
-    );
-    assert_eq!(
-        s.trim().lines().count(),
-        1,
-        "--json must print exactly one line: {s}"
-    );
-    serde_json::from_str(s.trim()).unwrap()
-}
-
-/// Exit code 1 or 2, a one-line `error:` message containing `needle`, and no panic.
+/// A refusal whose one `error:` line contains `needle` (see [`common::assert_refused`]).
+#[track_caller]
 fn assert_fails(o: &Output, needle: &str) {
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(!o.status.success(), "should fail: {err}");
-    assert!(
-        matches!(o.status.code(), Some(1 | 2)),
-        "exit code {:?}: {err}",
-        o.status.code()
-    );
-    assert!(
-        !err.contains("panicked") && !err.contains("RUST_BACKTRACE"),
-        "panic: {err}"
-    );
-    assert!(err.contains(needle), "expected `{needle}` in: {err}");
+    common::assert_refused(o, &[needle]);
 }
 
 struct Run {
@@ -149,7 +56,7 @@ impl Run {
             &plots,
         ];
         args.extend_from_slice(extra);
-        stdout_json(&flashnet(&args, Some(&self.data())))
+        json_line(&flashnet(&args, Some(&self.data())))
     }
 }
 
@@ -171,7 +78,7 @@ fn train_evaluate_predict_round_trip() {
 
     // The saved model evaluates to exactly what training reported.
     let model = run.path("m.safetensors");
-    let ev = stdout_json(&flashnet(
+    let ev = json_line(&flashnet(
         &["evaluate", "--model", &model, "--json"],
         Some(&run.data()),
     ));
@@ -179,7 +86,7 @@ fn train_evaluate_predict_round_trip() {
     assert_eq!(ev["test_loss"], res["test_loss"]);
     assert_eq!(ev["confusion_matrix"], res["confusion_matrix"]);
 
-    let pr = stdout_json(&flashnet(
+    let pr = json_line(&flashnet(
         &["predict", "--model", &model, "--index", "3", "--json"],
         Some(&run.data()),
     ));
@@ -236,7 +143,7 @@ fn summary_is_keras_shaped() {
     let o = flashnet(&["summary"], None);
     let s = String::from_utf8_lossy(&o.stdout);
     assert!(s.contains("Total params: 101,770"), "{s}");
-    let j = stdout_json(&flashnet(&["summary", "--json"], None));
+    let j = json_line(&flashnet(&["summary", "--json"], None));
     assert_eq!(j["total_params"], 101_770);
 }
 
@@ -317,7 +224,7 @@ fn keras_exports_load_and_bad_models_are_refused() {
     // What Python's `safetensors.numpy.save_file` writes from Keras weights: no metadata.
     let keras = run.path("keras.safetensors");
     std::fs::write(&keras, tensor_file(&good, None)).unwrap();
-    let ev = stdout_json(&flashnet(
+    let ev = json_line(&flashnet(
         &["evaluate", "--model", &keras, "--json"],
         Some(&run.data()),
     ));

@@ -1,76 +1,25 @@
 //! `flashnet quantize` end to end on small synthetic MNIST-format data: train, quantize,
 //! evaluate and predict with the int8 model, and refuse broken int8 files cleanly.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
+use std::path::Path;
+use std::process::Output;
+
+use common::{json_line as json, write_dataset};
 use serde_json::Value;
 
-/// A learnable synthetic "MNIST": digit d is a bright square at a d-dependent spot plus noise.
-fn write_dataset(dir: &Path, train: usize, test: usize) {
-    let mut seed = 777u32;
-    let mut next = move || {
-        seed ^= seed << 13;
-        seed ^= seed >> 17;
-        seed ^= seed << 5;
-        seed
-    };
-    let mut write = |n: usize, images: &str, labels: &str| {
-        let mut img = vec![0, 0, 8, 3];
-        for d in [n as u32, 28, 28] {
-            img.extend(d.to_be_bytes());
-        }
-        let mut lab = vec![0, 0, 8, 1];
-        lab.extend((n as u32).to_be_bytes());
-        for i in 0..n {
-            let d = i % 10;
-            let (r0, c0) = (2 + (d / 5) * 12, 2 + (d % 5) * 5);
-            let mut px = [0u8; 784];
-            for r in r0..r0 + 6 {
-                for c in c0..c0 + 6 {
-                    px[r * 28 + c] = 200 + (next() % 56) as u8;
-                }
-            }
-            for _ in 0..20 {
-                px[(next() % 784) as usize] = (next() % 256) as u8;
-            }
-            img.extend_from_slice(&px);
-            lab.push(d as u8);
-        }
-        std::fs::write(dir.join(images), img).unwrap();
-        std::fs::write(dir.join(labels), lab).unwrap();
-    };
-    write(train, "train-images-idx3-ubyte", "train-labels-idx1-ubyte");
-    write(test, "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte");
-}
-
+/// Runs `flashnet args` in a temporary directory with `FLASHNET_DATA` set to `data`.
 fn flashnet(args: &[&str], data: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_flashnet"))
-        .args(args)
-        .env("FLASHNET_DATA", data)
-        .env("FLASHNET_CACHE", "/nonexistent/flashnet-test-cache")
-        .output()
-        .unwrap()
+    let cwd = tempfile::tempdir().unwrap();
+    common::flashnet(cwd.path(), args, Some(data))
 }
 
-fn json(o: &Output) -> Value {
-    let s = String::from_utf8_lossy(&o.stdout);
-    assert!(
-        o.status.success(),
-        "failed: {s}\n{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    assert_eq!(s.trim().lines().count(), 1, "one JSON line: {s}");
-    serde_json::from_str(s.trim()).unwrap()
-}
-
+/// A refusal whose one `error:` line contains `needle` (see [`common::assert_refused`]).
+#[track_caller]
 fn assert_fails(o: &Output, needle: &str) {
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(1), "{err}");
-    assert!(!err.contains("panicked"), "panic: {err}");
-    assert!(err.starts_with("error: "), "{err}");
-    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
-    assert!(err.contains(needle), "expected `{needle}` in: {err}");
+    let line = common::assert_refused(o, &[needle]);
+    assert_eq!(o.status.code(), Some(1), "{line}");
 }
 
 #[test]

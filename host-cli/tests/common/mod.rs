@@ -206,3 +206,16 @@ pub fn assert_refused(o: &Output, needles: &[&str]) -> String {
     }
     line
 }
+
+/// The one JSON line a successful `--json` run prints on stdout.
+#[track_caller]
+pub fn json_line(o: &Output) -> serde_json::Value {
+    let s = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "failed: {s}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(s.trim().lines().count(), 1, "--json prints one line: {s}");
+    serde_json::from_str(s.trim()).unwrap()
+}
