@@ -292,6 +292,8 @@ save(f"{dst}/int8-nan-scale.safetensors", h, d)
 h, data = load(f"{src}/mnist-f32.safetensors")
 d = bytearray(data); put(h, d, "dense/kernel", struct.pack("<f", 3e38))
 save(f"{dst}/f32-huge.safetensors", h, d)
+# A tensor name with a newline and an escape sequence, in an error the safetensors crate words.
+save(f"{dst}/ctrl-name.safetensors", {"x\ny\u001b[31m": {"dtype": "F32", "shape": [1], "data_offsets": [4, 8]}}, bytes(8))
 PY
 # expect_refused NAME MESSAGE VAR=VALUE... [-- CARGO-ARGS]: the build fails and says MESSAGE.
 expect_refused() {
@@ -313,6 +315,8 @@ expect_refused int8-nan-scale 'tensor `dense/kernel_scale` holds NaN' FLASHNET_F
 expect_refused f32-extra 'unexpected tensor "dense_2/bias"' FLASHNET_FIRMWARE_F32_MODEL="$out/bad/f32-extra.safetensors" -- --features f32
 expect_refused f32-arch 'is not the one this firmware runs' FLASHNET_FIRMWARE_F32_MODEL="$out/bad/f32-arch.safetensors" -- --features f32
 expect_refused f32-huge 'holds 3e38' FLASHNET_FIRMWARE_F32_MODEL="$out/bad/f32-huge.safetensors" -- --features f32
+# Escaped as the CLI escapes it: one line, no raw control characters reaching the terminal.
+expect_refused ctrl-name 'invalid offset for tensor `x\\ny\\u{1b}' FLASHNET_FIRMWARE_MODEL="$out/bad/ctrl-name.safetensors"
 # A truncated .gz is reported as corrupt, not as "not found".
 mkdir -p "$out/bad-data"
 # (Through a file: `gzip | head` would end gzip with SIGPIPE, which pipefail turns into a failure.)
@@ -321,8 +325,10 @@ for f in t10k-images-idx3-ubyte t10k-labels-idx1-ubyte; do
   head -c 5000 "$out/whole.gz" >"$out/bad-data/$f.gz"
 done
 expect_refused truncated-gz 'corrupt gzip stream' FLASHNET_DATA="$out/bad-data"
-# Zero padding after the gzip stream is read as the CLI reads it; other trailing data is not.
-mkdir -p "$out/padded-data" "$out/junk-data"
+# Zero padding after the gzip stream is read as the CLI reads it, however long (here more than
+# the 1 MiB a labels file may hold: the cap is on what the stream decompresses to); other
+# trailing data is not.
+mkdir -p "$out/padded-data" "$out/junk-data" "$out/padded-junk-data"
 for f in t10k-images-idx3-ubyte t10k-labels-idx1-ubyte; do
   python3 - "$f" "$out" <<'PY'
 import gzip, os, sys
@@ -330,14 +336,16 @@ name, out = sys.argv[1], sys.argv[2]
 data = os.environ.get("FLASHNET_DATA") or os.path.expanduser("~/.cache/flashnet/mnist")
 raw = open(f"{data}/{name}", "rb").read() if os.path.exists(f"{data}/{name}") else gzip.open(f"{data}/{name}.gz").read()
 packed = gzip.compress(raw)
-open(f"{out}/padded-data/{name}.gz", "wb").write(packed + bytes(4096))
+open(f"{out}/padded-data/{name}.gz", "wb").write(packed + bytes((1 << 20) + 4096))
 open(f"{out}/junk-data/{name}.gz", "wb").write(packed + b"junk")
+open(f"{out}/padded-junk-data/{name}.gz", "wb").write(packed + bytes(100000) + b"junk")
 PY
 done
 fw env FLASHNET_DATA="$out/padded-data" cargo build --release --locked >"$out/padded.log" 2>&1 \
   || { cat "$out/padded.log"; echo "FAIL: zero padding after the gzip stream was refused"; exit 1; }
 echo "ok: zero padding after the gzip stream is read"
 expect_refused junk-after-gz 'neither a gzip member nor zero padding' FLASHNET_DATA="$out/junk-data"
+expect_refused junk-after-padding 'non-zero data follows the zero padding' FLASHNET_DATA="$out/padded-junk-data"
 
 step "board builds (flip-link), not run"
 for board in nrf52840 stm32f411; do

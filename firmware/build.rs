@@ -27,7 +27,18 @@ const DEFAULT_IMAGES: usize = 300;
 
 fn main() {
     if let Err(e) = run() {
-        // One clear line in cargo's output, and a failed build.
+        // One clear line in cargo's output, and a failed build. Control characters (a
+        // tensor name from a crafted file, say) are escaped, as the CLI escapes them.
+        let e: String = e
+            .chars()
+            .map(|c| {
+                if c.is_control() {
+                    c.escape_default().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect();
         eprintln!("error: {e}");
         println!("cargo::error={e}");
         std::process::exit(1);
@@ -154,39 +165,38 @@ fn test_images(count: usize) -> Result<(Vec<[u8; 784]>, Vec<u8>)> {
     for var in ["HOME", "XDG_CACHE_HOME", "LOCALAPPDATA"] {
         println!("cargo::rerun-if-env-changed={var}");
     }
-    // As the CLI reads them: plain or `.gz` (members, then optional zero padding), regular
-    // files only, at most 64 MiB of images and 1 MiB of labels once decompressed.
+    // As the CLI reads them: plain or `.gz` (members, then optional zero padding, streamed),
+    // regular files only, at most 64 MiB of images and 1 MiB of labels once decompressed.
     let read = |name: &str, limit: u64| -> Result<Option<Vec<u8>>> {
         let plain = dir.join(name);
         let gz = dir.join(format!("{name}.gz"));
         println!("cargo::rerun-if-changed={}", plain.display());
         println!("cargo::rerun-if-changed={}", gz.display());
-        let bytes = |p: &Path| -> Result<Option<Vec<u8>>> {
+        let open = |p: &Path| -> Result<Option<(std::fs::File, u64)>> {
+            let cannot = |e: std::io::Error| format!("cannot read {}: {e}", p.display());
             match std::fs::metadata(p) {
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-                Err(e) => return Err(format!("cannot read {}: {e}", p.display())),
-                Ok(m) if !m.is_file() => {
-                    return Err(format!("{} is not a regular file", p.display()));
-                }
-                Ok(m) if m.len() > limit => {
-                    return Err(format!(
-                        "{} holds {} bytes, more than the {limit} an MNIST test file may",
-                        p.display(),
-                        m.len()
-                    ));
-                }
-                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(cannot(e)),
+                Ok(m) if !m.is_file() => Err(format!("{} is not a regular file", p.display())),
+                Ok(m) => Ok(Some((std::fs::File::open(p).map_err(cannot)?, m.len()))),
             }
-            let b = std::fs::read(p).map_err(|e| format!("cannot read {}: {e}", p.display()))?;
-            Ok(Some(b))
         };
-        if let Some(b) = bytes(&plain)? {
+        if let Some((mut file, len)) = open(&plain)? {
+            if len > limit {
+                return Err(format!(
+                    "{} holds {len} bytes, more than the {limit} an MNIST test file may",
+                    plain.display()
+                ));
+            }
+            let mut b = Vec::new();
+            file.read_to_end(&mut b)
+                .map_err(|e| format!("cannot read {}: {e}", plain.display()))?;
             return Ok(Some(b));
         }
-        let Some(packed) = bytes(&gz)? else {
+        let Some((file, _)) = open(&gz)? else {
             return Ok(None);
         };
-        gunzip(&packed, limit)
+        gunzip(std::io::BufReader::new(file), limit)
             .map(Some)
             .map_err(|e| format!("corrupt gzip stream in {}: {e}", gz.display()))
     };
@@ -217,31 +227,47 @@ fn test_images(count: usize) -> Result<(Vec<[u8; 784]>, Vec<u8>)> {
     ))
 }
 
-/// The gzip members in `rest`, then optional zero padding (as the CLI's gunzip), at most
-/// `limit` bytes of output.
-fn gunzip(mut rest: &[u8], limit: u64) -> Result<Vec<u8>> {
-    if rest.is_empty() {
+/// The gzip members read from `input`, then optional zero padding (as the CLI's gunzip), at
+/// most `limit` bytes of output. Streamed: however long the padding, it is never held.
+fn gunzip<R: std::io::BufRead>(mut input: R, limit: u64) -> Result<Vec<u8>> {
+    let err = |e: std::io::Error| e.to_string();
+    if input.fill_buf().map_err(err)?.is_empty() {
         return Err("the file is empty".into());
     }
     let mut out = Vec::new();
     loop {
-        let mut member = flate2::bufread::GzDecoder::new(rest);
+        let mut member = flate2::bufread::GzDecoder::new(input);
         (&mut member)
             .take(limit + 1 - out.len() as u64)
             .read_to_end(&mut out)
-            .map_err(|e| e.to_string())?;
+            .map_err(err)?;
         if out.len() as u64 > limit {
             return Err(format!("it holds more than {limit} bytes"));
         }
-        rest = member.into_inner();
-        if rest.iter().all(|&b| b == 0) {
+        input = member.into_inner();
+        match input.fill_buf().map_err(err)?.first() {
+            None => return Ok(out),
+            // Another member (the decoder checks the rest of its header).
+            Some(0x1f) => continue,
+            Some(0) => break,
+            Some(_) => {
+                return Err(
+                    "data after the gzip stream is neither a gzip member nor zero padding".into(),
+                );
+            }
+        }
+    }
+    // Zero padding, to the end of the file.
+    loop {
+        let buf = input.fill_buf().map_err(err)?;
+        if buf.is_empty() {
             return Ok(out);
         }
-        if !rest.starts_with(&[0x1f, 0x8b]) {
-            return Err(
-                "data after the gzip stream is neither a gzip member nor zero padding".into(),
-            );
+        if buf.iter().any(|&b| b != 0) {
+            return Err("non-zero data follows the zero padding after the gzip stream".into());
         }
+        let n = buf.len();
+        input.consume(n);
     }
 }
 
