@@ -43,6 +43,9 @@ fn count_nonzeros_cols(a: &[f32], rows: usize, k: usize, p: usize, len: usize) -
     total
 }
 
+/// Vectors per tile of a dense product of one row (`matmul_bias` with a one-row block).
+const MATVEC_NR: usize = 8;
+
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 pub(crate) fn matmul_bias<S: Simd, const MR: usize, const NR: usize, const NC: usize>(
@@ -117,7 +120,7 @@ pub(crate) fn matmul_bias<S: Simd, const MR: usize, const NR: usize, const NC: u
                     relu,
                 );
             } else {
-                s.blocked::<MR, NR>(&Blocked {
+                let p = Blocked {
                     walk: Walk::Rows,
                     rows: end - i,
                     cols: n,
@@ -132,7 +135,15 @@ pub(crate) fn matmul_bias<S: Simd, const MR: usize, const NR: usize, const NC: u
                     ldc: n,
                     relu,
                     no_zeros,
-                });
+                };
+                if end - i == 1 {
+                    // One row (a matrix-vector product): an `MR × NR` tile would keep only
+                    // `NR` accumulators, too few to hide the FMA latency; a row of
+                    // `MATVEC_NR` vectors keeps as many as the 6 × 2 tile.
+                    s.blocked::<1, MATVEC_NR>(&p);
+                } else {
+                    s.blocked::<MR, NR>(&p);
+                }
             }
         }
         i = end;
