@@ -110,32 +110,7 @@ fn with_gemm(s: &Shape, a: &[f32], b: &[f32], c: &mut [f32]) {
         Op::Tn => (k, n, m, (k as isize, 1), (1, n as isize)),
         Op::Nt => (m, k, n, (1, n as isize), (n as isize, 1)),
     };
-    assert!(a.len() >= rows * inner && b.len() >= inner * cols && c.len() >= rows * cols);
-    // SAFETY: the strides describe `a` (rows×inner), `b` (inner×cols) and `c` (rows×cols)
-    // inside the slices, as asserted above; `c` does not alias `a` or `b`.
-    unsafe {
-        gemm::gemm(
-            rows,
-            cols,
-            inner,
-            c.as_mut_ptr(),
-            1,
-            cols as isize,
-            false,
-            a.as_ptr(),
-            lhs.0,
-            lhs.1,
-            b.as_ptr(),
-            rhs.0,
-            rhs.1,
-            0.0,
-            1.0,
-            false,
-            false,
-            false,
-            gemm::Parallelism::None,
-        )
-    }
+    flashnet_benches::gemm_strided(rows, cols, inner, a, lhs, b, rhs, c);
 }
 
 /// `matrixmultiply::sgemm`, `C = A·B` with row-major operands given as strides.

@@ -21,7 +21,9 @@ use std::time::Instant;
 use flashnet::kernels::{self, Kernels};
 use flashnet::mnist::to_input;
 use flashnet::tutorial::{self, AdamTrainer, InferenceWorkspace};
-use flashnet_benches::{AlignedVec, fma_chains, mnist_like_image, mnist_test, random};
+use flashnet_benches::{
+    AlignedVec, fma_chains, gemm_strided, mnist_like_image, mnist_test, random,
+};
 use rand_core::SeedableRng;
 use rand_pcg::Pcg32;
 
@@ -252,31 +254,7 @@ fn main() {
             id,
             (2 * m * k * n) as f64,
             Box::new(move || {
-                // SAFETY: the strides describe `a` (rows×inner), `b` (inner×cols), `c` (rows×cols)
-                // inside the vectors allocated just above; `c` aliases neither.
-                unsafe {
-                    gemm::gemm(
-                        nrows,
-                        cols,
-                        inner,
-                        c.as_mut_ptr(),
-                        1,
-                        cols as isize,
-                        false,
-                        black_box(a.as_ptr()),
-                        lhs.0,
-                        lhs.1,
-                        b.as_ptr(),
-                        rhs.0,
-                        rhs.1,
-                        0.0,
-                        1.0,
-                        false,
-                        false,
-                        false,
-                        gemm::Parallelism::None,
-                    )
-                }
+                gemm_strided(nrows, cols, inner, black_box(&a), lhs, &b, rhs, &mut c);
             }),
         );
     }
