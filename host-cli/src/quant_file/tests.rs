@@ -1,4 +1,5 @@
 use super::*;
+use safetensors::tensor::SafeTensors;
 
 /// A valid int8 model file with simple parameters.
 fn valid() -> (QuantizedModel, Vec<u8>) {
