@@ -8,6 +8,7 @@ use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow, bail};
+use flashnet::mnist::{Dataset, Images, Labels};
 
 use crate::gunzip::Gunzip;
 
@@ -145,6 +146,25 @@ pub fn read(dir: &Path, name: &str) -> Result<Vec<u8>> {
             .map_err(|e| anyhow!("cannot read {}: {e}", path.display()))?;
     }
     Ok(bytes)
+}
+
+/// The images and labels of one pair of files (`img_name` and `lab_name` in `dir`, as
+/// [`read`] gave them), parsed and checked by the core: the same size, and not empty. Errors
+/// name the file.
+pub fn dataset<'a>(
+    dir: &Path,
+    img: &'a [u8],
+    img_name: &str,
+    lab: &'a [u8],
+    lab_name: &str,
+) -> Result<Dataset<'a>> {
+    let where_ = |name: &str| format!("{name} in {}", dir.display());
+    let images = Images::parse(img).with_context(|| where_(img_name))?;
+    let labels = Labels::parse(lab).with_context(|| where_(lab_name))?;
+    let set = Dataset::new(images, labels)
+        .with_context(|| format!("{img_name} and {lab_name} in {}", dir.display()))?;
+    anyhow::ensure!(!set.is_empty(), "{} holds no images", where_(img_name));
+    Ok(set)
 }
 
 #[cfg(test)]

@@ -3,8 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
-use flashnet::mnist::{Dataset, Images, Labels};
+use anyhow::Result;
+use flashnet::mnist::Dataset;
 
 use crate::cli::DataArgs;
 use crate::data;
@@ -77,7 +77,8 @@ impl Mnist {
 
     /// The 60,000 training samples.
     pub fn train(&self) -> Result<Dataset<'_>> {
-        self.pair(
+        data::dataset(
+            &self.dir,
             &self.train_images,
             data::TRAIN_IMAGES,
             &self.train_labels,
@@ -87,27 +88,12 @@ impl Mnist {
 
     /// The 10,000 test samples.
     pub fn test(&self) -> Result<Dataset<'_>> {
-        self.pair(
+        data::dataset(
+            &self.dir,
             &self.test_images,
             data::TEST_IMAGES,
             &self.test_labels,
             data::TEST_LABELS,
         )
-    }
-
-    fn pair<'a>(
-        &self,
-        img: &'a [u8],
-        img_name: &str,
-        lab: &'a [u8],
-        lab_name: &str,
-    ) -> Result<Dataset<'a>> {
-        let where_ = |name: &str| format!("{name} in {}", self.dir.display());
-        let images = Images::parse(img).with_context(|| where_(img_name))?;
-        let labels = Labels::parse(lab).with_context(|| where_(lab_name))?;
-        let set = Dataset::new(images, labels)
-            .with_context(|| format!("{img_name} and {lab_name} in {}", self.dir.display()))?;
-        anyhow::ensure!(!set.is_empty(), "{} holds no images", where_(img_name));
-        Ok(set)
     }
 }
