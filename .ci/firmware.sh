@@ -260,7 +260,8 @@ print(f"ok: {correct}/{images} right, checksum equal to the host's, result=ok, e
 PY
 
 step "build.rs refuses what the CLI refuses"
-# Model files the CLI refuses must fail the firmware build with the reason, not be baked in.
+# Model files the CLI refuses must fail the firmware build with the CLI's message (build.rs reads
+# them with the CLI's code, flashnet-files), not be baked in.
 python3 - firmware/models "$out/bad" <<'PY'
 import json, os, struct, sys
 src, dst = sys.argv[1], sys.argv[2]
@@ -309,12 +310,15 @@ expect_refused() {
     || { cat "$out/refused-$name.log"; echo "FAIL: $name: no '$message' in the build error"; exit 1; }
   echo "ok: $name refused ($message)"
 }
-expect_refused int8-extra 'unexpected tensor "dense_2/bias"' FLASHNET_FIRMWARE_MODEL="$out/bad/int8-extra.safetensors"
-expect_refused int8-arch 'is not the one this firmware runs' FLASHNET_FIRMWARE_MODEL="$out/bad/int8-arch.safetensors"
-expect_refused int8-nan-scale 'tensor `dense/kernel_scale` holds NaN' FLASHNET_FIRMWARE_MODEL="$out/bad/int8-nan-scale.safetensors"
-expect_refused f32-extra 'unexpected tensor "dense_2/bias"' FLASHNET_FIRMWARE_F32_MODEL="$out/bad/f32-extra.safetensors" -- --features f32
-expect_refused f32-arch 'is not the one this firmware runs' FLASHNET_FIRMWARE_F32_MODEL="$out/bad/f32-arch.safetensors" -- --features f32
-expect_refused f32-huge 'holds 3e38' FLASHNET_FIRMWARE_F32_MODEL="$out/bad/f32-huge.safetensors" -- --features f32
+expect_refused int8-extra 'unexpected tensor `dense_2/bias` in an int8 model (expected exactly' FLASHNET_FIRMWARE_MODEL="$out/bad/int8-extra.safetensors"
+expect_refused int8-arch 'cannot be loaded by this build, which runs' FLASHNET_FIRMWARE_MODEL="$out/bad/int8-arch.safetensors"
+expect_refused int8-nan-scale 'tensor `dense/kernel_scale` holds NaN at index 0: scales must be finite' FLASHNET_FIRMWARE_MODEL="$out/bad/int8-nan-scale.safetensors"
+expect_refused f32-extra 'unexpected tensor `dense_2/bias` (expected exactly' FLASHNET_FIRMWARE_F32_MODEL="$out/bad/f32-extra.safetensors" -- --features f32
+expect_refused f32-arch 'cannot be loaded by this build, which runs' FLASHNET_FIRMWARE_F32_MODEL="$out/bad/f32-arch.safetensors" -- --features f32
+expect_refused f32-huge 'tensor `dense/kernel` holds 3e38 at flat index 0' FLASHNET_FIRMWARE_F32_MODEL="$out/bad/f32-huge.safetensors" -- --features f32
+# Each build takes its own kind of model only.
+expect_refused f32-for-int8 'is an f32 model: the int8 firmware needs an int8 model' FLASHNET_FIRMWARE_MODEL="$root/firmware/models/mnist-f32.safetensors"
+expect_refused int8-for-f32 'is an int8 model: the f32 build needs the f32 model' FLASHNET_FIRMWARE_F32_MODEL="$root/firmware/models/mnist-int8.safetensors" -- --features f32
 # Escaped as the CLI escapes it: one line, no raw control characters reaching the terminal.
 expect_refused ctrl-name 'invalid offset for tensor `x\\ny\\u{1b}' FLASHNET_FIRMWARE_MODEL="$out/bad/ctrl-name.safetensors"
 # A truncated .gz is reported as corrupt, not as "not found".

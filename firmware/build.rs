@@ -3,42 +3,33 @@
 //! - Model: the int8 model file `$FLASHNET_FIRMWARE_MODEL` (default
 //!   `models/mnist-int8.safetensors`, from `flashnet quantize`), or with feature `f32` the f32
 //!   model `$FLASHNET_FIRMWARE_F32_MODEL` (default `models/mnist-f32.safetensors`, from
-//!   `flashnet train`). Checked here by the core's own validation, then written as `static`s
-//!   (the int8 weights already packed for the kernels), which the linker places in flash.
+//!   `flashnet train`). Read and checked by `flashnet-files`, as the CLI reads them (so a file
+//!   the CLI refuses fails the build, with the CLI's message), then written as `static`s (the
+//!   int8 weights already packed for the kernels), which the linker places in flash.
 //! - Test images: the first `$FLASHNET_FIRMWARE_IMAGES` (default 300) MNIST test images and
 //!   labels, read from `$FLASHNET_DATA` (or the CLI's cache: `$FLASHNET_CACHE`, else the
-//!   platform cache directory's `flashnet/mnist`, e.g. `~/.cache/flashnet/mnist`), and what the host's integer path predicts for them (a checksum
-//!   of the int8 logits, the number correct), so the firmware can check itself bit for bit.
+//!   platform cache directory's `flashnet/mnist`, e.g. `~/.cache/flashnet/mnist`) as the CLI
+//!   reads them, and what the host's integer path predicts for them (a checksum of the int8
+//!   logits, the number correct), so the firmware can check itself bit for bit.
 //! - Memory map: `memory/<board>.x` for the board feature (`qemu`, `nrf52840`, `stm32f411`).
 
-use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use anyhow::{Context, Result, anyhow, bail, ensure};
+use flashnet::quant::QDense;
 use flashnet::quant::tutorial::{self as qt, Model};
-use flashnet::quant::{QDense, QDenseParts};
-use safetensors::tensor::{Dtype, SafeTensors};
-
-type Result<T> = std::result::Result<T, String>;
+use flashnet_files::{mnist_files, model_file, quant_file};
 
 const BOARDS: [&str; 3] = ["qemu", "nrf52840", "stm32f411"];
 const DEFAULT_IMAGES: usize = 300;
 
 fn main() {
     if let Err(e) = run() {
-        // One clear line in cargo's output, and a failed build. Control characters (a
-        // tensor name from a crafted file, say) are escaped, as the CLI escapes them.
-        let e: String = e
-            .chars()
-            .map(|c| {
-                if c.is_control() {
-                    c.escape_default().to_string()
-                } else {
-                    c.to_string()
-                }
-            })
-            .collect();
+        // One clear line in cargo's output (the whole context chain), and a failed build.
+        // Control characters (a tensor name from a crafted file, say) are escaped, as the CLI
+        // escapes them.
+        let e = model_file::printable(&format!("{e:#}"));
         eprintln!("error: {e}");
         println!("cargo::error={e}");
         std::process::exit(1);
@@ -46,14 +37,14 @@ fn main() {
 }
 
 fn run() -> Result<()> {
-    let manifest = PathBuf::from(env("CARGO_MANIFEST_DIR").ok_or("no CARGO_MANIFEST_DIR")?);
-    let out = PathBuf::from(env("OUT_DIR").ok_or("no OUT_DIR")?);
+    let manifest = PathBuf::from(env("CARGO_MANIFEST_DIR").context("no CARGO_MANIFEST_DIR")?);
+    let out = PathBuf::from(env("OUT_DIR").context("no OUT_DIR")?);
     for var in [
         "FLASHNET_FIRMWARE_MODEL",
         "FLASHNET_FIRMWARE_F32_MODEL",
         "FLASHNET_FIRMWARE_IMAGES",
-        "FLASHNET_DATA",
-        "FLASHNET_CACHE",
+        mnist_files::DATA_ENV,
+        mnist_files::CACHE_ENV,
     ] {
         println!("cargo::rerun-if-env-changed={var}");
     }
@@ -65,10 +56,10 @@ fn run() -> Result<()> {
         .filter(|b| env(&format!("CARGO_FEATURE_{}", b.to_uppercase())).is_some())
         .collect();
     let [board] = boards[..] else {
-        return Err(format!(
+        bail!(
             "select exactly one board feature of {BOARDS:?} (got {boards:?}); e.g. \
              --no-default-features --features nrf52840,dsp"
-        ));
+        );
     };
     let memory = manifest.join("memory").join(format!(
         "{}.x",
@@ -76,7 +67,7 @@ fn run() -> Result<()> {
     ));
     println!("cargo::rerun-if-changed={}", memory.display());
     std::fs::copy(&memory, out.join("memory.x"))
-        .map_err(|e| format!("cannot copy {}: {e}", memory.display()))?;
+        .with_context(|| format!("cannot copy {}", memory.display()))?;
     println!("cargo::rustc-link-search={}", out.display());
 
     // Test images.
@@ -85,9 +76,7 @@ fn run() -> Result<()> {
             .parse::<usize>()
             .ok()
             .filter(|&n| (1..=10_000).contains(&n))
-            .ok_or(format!(
-                "FLASHNET_FIRMWARE_IMAGES={s} is not a count in 1..=10000"
-            ))?,
+            .ok_or_else(|| anyhow!("FLASHNET_FIRMWARE_IMAGES={s} is not a count in 1..=10000"))?,
         None => DEFAULT_IMAGES,
     };
     let (images, labels) = test_images(count)?;
@@ -98,14 +87,12 @@ fn run() -> Result<()> {
     emit_images(&mut code, &images, &labels);
     if f32_build {
         let path = model_path(&manifest, "FLASHNET_FIRMWARE_F32_MODEL", "mnist-f32")?;
-        emit_f32(&mut code, &path)?;
+        emit_f32(&mut code, &*load_f32(&path)?);
     } else {
         let path = model_path(&manifest, "FLASHNET_FIRMWARE_MODEL", "mnist-int8")?;
-        let model = load_int8(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        emit_int8(&mut code, &model, &images, &labels);
+        emit_int8(&mut code, &*load_int8(&path)?, &images, &labels);
     }
-    std::fs::write(out.join("generated.rs"), code)
-        .map_err(|e| format!("cannot write generated.rs: {e}"))?;
+    std::fs::write(out.join("generated.rs"), code).context("cannot write generated.rs")?;
     Ok(())
 }
 
@@ -128,147 +115,62 @@ fn model_path(manifest: &Path, var: &str, default: &str) -> Result<PathBuf> {
             .join(format!("{default}.safetensors")),
     };
     println!("cargo::rerun-if-changed={}", path.display());
-    if !path.is_file() {
-        return Err(format!(
-            "model file {} not found (set {var} to a model file)",
-            path.display()
-        ));
-    }
-    // The CLI's cap (a wrong path, a dataset or a device, fails fast).
-    let len = std::fs::metadata(&path).map_or(0, |m| m.len());
-    if len > 64 << 20 {
-        return Err(format!(
-            "model file {} holds {len} bytes, more than the 67108864 a model file may",
-            path.display()
-        ));
-    }
+    ensure!(
+        path.is_file(),
+        "model file {} not found (set {var} to a model file)",
+        path.display()
+    );
     Ok(path)
 }
 
 // ------------------------------------------------------------------------------ test images
 
-/// The first `count` MNIST test images and labels, found as the CLI finds them:
-/// `$FLASHNET_DATA`, else the CLI's cache (`$FLASHNET_CACHE`, else the platform cache directory's
-/// `flashnet/mnist`). A file that is there but cannot be read or decompressed is an error.
+/// The first `count` MNIST test images and labels, found and read as the CLI finds and reads
+/// them: `$FLASHNET_DATA`, else the CLI's cache (`$FLASHNET_CACHE`, else the platform cache
+/// directory's `flashnet/mnist`); plain or `.gz`, capped in size. A file that is there but
+/// cannot be read or decompressed is an error.
 fn test_images(count: usize) -> Result<(Vec<[u8; 784]>, Vec<u8>)> {
-    let dir = match env_path("FLASHNET_DATA") {
+    let dir = match env_path(mnist_files::DATA_ENV) {
         Some(d) => d,
-        None => match env_path("FLASHNET_CACHE") {
-            Some(c) => c,
-            None => dirs::cache_dir()
-                .ok_or("no cache directory on this platform: set FLASHNET_DATA")?
-                .join("flashnet")
-                .join("mnist"),
-        },
+        None => mnist_files::cache_dir().map_err(|_| {
+            anyhow!("no cache directory on this platform: set FLASHNET_DATA or FLASHNET_CACHE")
+        })?,
     };
     // The platform cache directory comes from these.
     for var in ["HOME", "XDG_CACHE_HOME", "LOCALAPPDATA"] {
         println!("cargo::rerun-if-env-changed={var}");
     }
-    // As the CLI reads them: plain or `.gz` (members, then optional zero padding, streamed),
-    // regular files only, at most 64 MiB of images and 1 MiB of labels once decompressed.
-    let read = |name: &str, limit: u64| -> Result<Option<Vec<u8>>> {
-        let plain = dir.join(name);
-        let gz = dir.join(format!("{name}.gz"));
-        println!("cargo::rerun-if-changed={}", plain.display());
-        println!("cargo::rerun-if-changed={}", gz.display());
-        let open = |p: &Path| -> Result<Option<(std::fs::File, u64)>> {
-            let cannot = |e: std::io::Error| format!("cannot read {}: {e}", p.display());
-            match std::fs::metadata(p) {
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-                Err(e) => Err(cannot(e)),
-                Ok(m) if !m.is_file() => Err(format!("{} is not a regular file", p.display())),
-                Ok(m) => Ok(Some((std::fs::File::open(p).map_err(cannot)?, m.len()))),
-            }
-        };
-        if let Some((mut file, len)) = open(&plain)? {
-            if len > limit {
-                return Err(format!(
-                    "{} holds {len} bytes, more than the {limit} an MNIST test file may",
-                    plain.display()
-                ));
-            }
-            let mut b = Vec::new();
-            file.read_to_end(&mut b)
-                .map_err(|e| format!("cannot read {}: {e}", plain.display()))?;
-            return Ok(Some(b));
-        }
-        let Some((file, _)) = open(&gz)? else {
-            return Ok(None);
-        };
-        gunzip(std::io::BufReader::new(file), limit)
-            .map(Some)
-            .map_err(|e| format!("corrupt gzip stream in {}: {e}", gz.display()))
-    };
-    let (Some(img), Some(lab)) = (
-        read("t10k-images-idx3-ubyte", 64 << 20)?,
-        read("t10k-labels-idx1-ubyte", 1 << 20)?,
-    ) else {
-        return Err(format!(
-            "the MNIST test files (t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte, plain or \
-             .gz) were not found in {}: set FLASHNET_DATA to a directory holding them (or run \
-             `flashnet download`)",
-            dir.display()
-        ));
-    };
-    let where_ = |e: &dyn std::fmt::Display| format!("MNIST test set in {}: {e}", dir.display());
-    let images = flashnet::mnist::Images::parse(&img).map_err(|e| where_(&e))?;
-    let labels = flashnet::mnist::Labels::parse(&lab).map_err(|e| where_(&e))?;
-    let set = flashnet::mnist::Dataset::new(images, labels).map_err(|e| where_(&e))?;
-    if set.len() < count {
-        return Err(where_(&format!(
-            "{} images, fewer than the {count} to embed",
-            set.len()
-        )));
+    let names = [mnist_files::TEST_IMAGES, mnist_files::TEST_LABELS];
+    for path in names.iter().flat_map(|n| mnist_files::candidates(&dir, n)) {
+        println!("cargo::rerun-if-changed={}", path.display());
     }
+    let absent = |n: &&str| {
+        !mnist_files::candidates(&dir, n)
+            .iter()
+            .any(|p| mnist_files::present(p))
+    };
+    if names.iter().any(absent) {
+        bail!(
+            "the MNIST test files ({}, {}, plain or .gz) were not found in {}: set \
+             FLASHNET_DATA to a directory holding them (or run `flashnet download`)",
+            names[0],
+            names[1],
+            dir.display()
+        );
+    }
+    let img = mnist_files::read(&dir, names[0])?;
+    let lab = mnist_files::read(&dir, names[1])?;
+    let set = mnist_files::dataset(&dir, &img, names[0], &lab, names[1])?;
+    ensure!(
+        set.len() >= count,
+        "the MNIST test set in {} holds {} images, fewer than the {count} to embed",
+        dir.display(),
+        set.len()
+    );
     Ok((
         set.images.as_slice()[..count].to_vec(),
         set.labels.as_slice()[..count].to_vec(),
     ))
-}
-
-/// The gzip members read from `input`, then optional zero padding (as the CLI's gunzip), at
-/// most `limit` bytes of output. Streamed: however long the padding, it is never held.
-fn gunzip<R: std::io::BufRead>(mut input: R, limit: u64) -> Result<Vec<u8>> {
-    let err = |e: std::io::Error| e.to_string();
-    if input.fill_buf().map_err(err)?.is_empty() {
-        return Err("the file is empty".into());
-    }
-    let mut out = Vec::new();
-    loop {
-        let mut member = flate2::bufread::GzDecoder::new(input);
-        (&mut member)
-            .take(limit + 1 - out.len() as u64)
-            .read_to_end(&mut out)
-            .map_err(err)?;
-        if out.len() as u64 > limit {
-            return Err(format!("it holds more than {limit} bytes"));
-        }
-        input = member.into_inner();
-        match input.fill_buf().map_err(err)?.first() {
-            None => return Ok(out),
-            // Another member (the decoder checks the rest of its header).
-            Some(0x1f) => continue,
-            Some(0) => break,
-            Some(_) => {
-                return Err(
-                    "data after the gzip stream is neither a gzip member nor zero padding".into(),
-                );
-            }
-        }
-    }
-    // Zero padding, to the end of the file.
-    loop {
-        let buf = input.fill_buf().map_err(err)?;
-        if buf.is_empty() {
-            return Ok(out);
-        }
-        if buf.iter().any(|&b| b != 0) {
-            return Err("non-zero data follows the zero padding after the gzip stream".into());
-        }
-        let n = buf.len();
-        input.consume(n);
-    }
 }
 
 fn emit_images(code: &mut String, images: &[[u8; 784]], labels: &[u8]) {
@@ -289,220 +191,25 @@ fn emit_images(code: &mut String, images: &[[u8; 784]], labels: &[u8]) {
 
 // ------------------------------------------------------------------------------ int8 model
 
-fn tensor<'a>(
-    st: &'a SafeTensors<'a>,
-    name: &str,
-    dtype: Dtype,
-    shape: &[usize],
-) -> Result<&'a [u8]> {
-    let t = st
-        .tensor(name)
-        .map_err(|_| format!("tensor `{name}` {shape:?} is missing"))?;
-    if t.dtype() != dtype || t.shape() != shape {
-        return Err(format!(
-            "tensor `{name}` is {:?} {:?}, expected {dtype:?} {shape:?}",
-            t.dtype(),
-            t.shape()
-        ));
-    }
-    let want = shape.iter().product::<usize>() * dtype.bitsize() / 8;
-    if t.data().len() != want {
-        return Err(format!(
-            "tensor `{name}` holds {} bytes, expected {want}",
-            t.data().len()
-        ));
-    }
-    Ok(t.data())
-}
-
-fn i32s(bytes: &[u8]) -> Vec<i32> {
-    bytes
-        .chunks_exact(4)
-        .map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect()
-}
-
-fn f32s(bytes: &[u8]) -> Vec<f32> {
-    bytes
-        .chunks_exact(4)
-        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect()
-}
-
-fn metadata(bytes: &[u8]) -> Result<HashMap<String, String>> {
-    let (_, header) =
-        SafeTensors::read_metadata(bytes).map_err(|e| format!("not a safetensors file: {e}"))?;
-    Ok(header.metadata().clone().unwrap_or_default())
-}
-
-/// The layer chain as `flashnet-cli` writes it in a model file's `architecture` metadata (its
-/// `model_file::architecture`; the committed models carry it, so a drift fails the build).
-fn architecture() -> String {
-    let model = flashnet::tutorial::model(flashnet::tutorial::DROPOUT);
-    let shape = |s: &[usize]| s.iter().map(usize::to_string).collect::<Vec<_>>().join("x");
-    let mut parts = vec!["Input(28x28)".to_string()];
-    model.describe(&mut |l| parts.push(format!("{}({})", l.kind, shape(l.output_shape))));
-    parts.join(" > ")
-}
-
-/// What the CLI checks of every model file besides its tensors' contents: the architecture in
-/// the metadata (if any) is the tutorial's, and the file holds no tensor beyond `expected`
-/// (another layer chain whose first tensors happen to fit would otherwise run truncated).
-fn check_file(
-    st: &SafeTensors<'_>,
-    meta: &HashMap<String, String>,
-    expected: &[String],
-) -> Result<()> {
-    if let Some(arch) = meta.get("architecture") {
-        let ours = architecture();
-        if *arch != ours {
-            return Err(format!(
-                "architecture {arch:?} is not the one this firmware runs, `{ours}`"
-            ));
-        }
-    }
-    let mut names = st.names();
-    names.sort();
-    if let Some(extra) = names
-        .into_iter()
-        .find(|n| !expected.iter().any(|e| e == *n))
-    {
-        return Err(format!(
-            "unexpected tensor {extra:?} (expected exactly: {})",
-            expected.join(", ")
-        ));
-    }
-    Ok(())
-}
-
-/// Smallest and largest scale an int8 model file may hold (the CLI's `quant_file::MIN_SCALE`
-/// and `MAX_SCALE`).
-const SCALES: std::ops::RangeInclusive<f32> = 1e-20..=1e20;
-/// Largest weight magnitude of an f32 model (the CLI's `model_file::MAX_WEIGHT`).
-const MAX_WEIGHT: f32 = 1e6;
-
-/// The tensors of an int8 model file, as `flashnet quantize` writes them.
-fn int8_names() -> Vec<String> {
-    let mut v = vec!["input/scale".to_string(), "input/zero_point".to_string()];
-    for layer in ["dense", "dense_1"] {
-        for t in [
-            "kernel",
-            "kernel_scale",
-            "bias",
-            "multiplier",
-            "shift",
-            "output_scale",
-            "output_zero_point",
-        ] {
-            v.push(format!("{layer}/{t}"));
-        }
-    }
-    v
-}
-
-/// Reads an int8 model file and builds the core's model from it (its checks included).
+/// Reads an int8 model file as the CLI does (`flashnet evaluate` and `predict` take the same
+/// files) and builds the core's model from it.
 fn load_int8(path: &Path) -> Result<Box<Model>> {
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
-    let meta = metadata(&bytes)?;
-    let st =
-        SafeTensors::deserialize(&bytes).map_err(|e| format!("not a safetensors file: {e}"))?;
-    // As the CLI tells them apart: the metadata says so, or (in a file not written by flashnet,
-    // which names the quantization of every int8 file) the kernel is int8.
-    let int8_kernel = meta.get("format").is_none_or(|f| f != "flashnet")
-        && st
-            .tensor("dense/kernel")
-            .is_ok_and(|t| t.dtype() == Dtype::I8);
-    match meta.get("quantization").map(String::as_str) {
-        Some("int8") => {}
-        Some(q) => {
-            return Err(format!(
-                "quantization {q:?} is not supported (the firmware runs `int8`)"
-            ));
-        }
-        _ if int8_kernel => {}
-        _ => {
-            return Err(
-                "not an int8 model (its metadata does not say `quantization = int8`, and it \
-                 is not a foreign file with an int8 `dense/kernel`): make one with \
-                 `flashnet quantize`"
-                    .into(),
-            );
-        }
+    let (bytes, quantized) = quant_file::sniff(path)?;
+    if !quantized {
+        // As the CLI: a file that is not int8 is read as an f32 model, whose errors say what is
+        // wrong with it; a good one is still not what this build runs.
+        model_file::parse(&bytes).with_context(|| format!("model file {}", path.display()))?;
+        bail!(
+            "model file {} is an f32 model: the int8 firmware needs an int8 model from \
+             `flashnet quantize` (or build with feature `f32`)",
+            path.display()
+        );
     }
-    check_file(&st, &meta, &int8_names())?;
-    for name in [
-        "dense/kernel_scale",
-        "dense/output_scale",
-        "dense_1/kernel_scale",
-        "dense_1/output_scale",
-    ] {
-        let n = if name.ends_with("kernel_scale") {
-            if name.starts_with("dense_1") { 10 } else { 128 }
-        } else {
-            1
-        };
-        let v = f32s(tensor(&st, name, Dtype::F32, &[n])?);
-        if let Some(x) = v.iter().find(|x| !SCALES.contains(*x)) {
-            return Err(format!(
-                "tensor `{name}` holds {x:e}: scales must be finite and positive, within \
-                 {:e}..={:e}",
-                SCALES.start(),
-                SCALES.end()
-            ));
-        }
-    }
-    let input_scale = f32s(tensor(&st, "input/scale", Dtype::F32, &[1])?)[0];
-    let input_zp = i32s(tensor(&st, "input/zero_point", Dtype::I32, &[1])?)[0];
-    if input_scale != 1.0 / 255.0 || input_zp != qt::INPUT_ZERO_POINT {
-        return Err(format!(
-            "input quantization is scale {input_scale}, zero point {input_zp}: the firmware \
-             needs 1/255 and -128 (q = p - 128)"
-        ));
-    }
-    let mut model: Box<Model> = bytemuck::zeroed_box();
-    let hidden_zp = load_layer(&st, "dense", &mut model.hidden, input_zp, true)?;
-    load_layer(&st, "dense_1", &mut model.output, hidden_zp, false)?;
-    model.check().map_err(|e| e.to_string())?;
-    Ok(model)
-}
-
-fn load_layer<const IN: usize, const OUT: usize, const G: usize, const B: usize>(
-    st: &SafeTensors<'_>,
-    name: &str,
-    layer: &mut QDense<IN, OUT, G, B>,
-    input_zero_point: i32,
-    relu: bool,
-) -> Result<i32> {
-    let kernel = tensor(st, &format!("{name}/kernel"), Dtype::I8, &[IN, OUT])?;
-    let mut weights = Box::new([[0i8; OUT]; IN]);
-    for (row, src) in weights.iter_mut().zip(kernel.chunks_exact(OUT)) {
-        for (w, &b) in row.iter_mut().zip(src) {
-            *w = b as i8;
-        }
-    }
-    let arr = |t: &str| -> Result<[i32; OUT]> {
-        let v = i32s(tensor(st, &format!("{name}/{t}"), Dtype::I32, &[OUT])?);
-        v.try_into().map_err(|_| format!("{name}/{t}: bad length"))
-    };
-    let (bias, multiplier, shift) = (arr("bias")?, arr("multiplier")?, arr("shift")?);
-    let zp = i32s(tensor(
-        st,
-        &format!("{name}/output_zero_point"),
-        Dtype::I32,
-        &[1],
-    )?)[0];
-    layer
-        .load(&QDenseParts {
-            weights: &weights,
-            bias: &bias,
-            multiplier: &multiplier,
-            shift: &shift,
-            input_zero_point,
-            output_zero_point: zp,
-            relu,
-        })
-        .map_err(|e| format!("layer `{name}`: {e}"))?;
-    Ok(zp)
+    let context = || format!("int8 model file {}", path.display());
+    quant_file::parse(&bytes)
+        .with_context(context)?
+        .to_core()
+        .with_context(context)
 }
 
 fn emit_qdense<const IN: usize, const OUT: usize, const G: usize, const B: usize>(
@@ -571,53 +278,36 @@ fn emit_int8(code: &mut String, model: &Model, images: &[[u8; 784]], labels: &[u
 
 // ------------------------------------------------------------------------------ f32 model
 
-fn emit_f32(code: &mut String, path: &Path) -> Result<()> {
-    let bytes = std::fs::read(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
-    let fail = |e: String| format!("{}: {e}", path.display());
-    if metadata(&bytes)
-        .map_err(fail)?
-        .get("quantization")
-        .is_some_and(|q| !q.is_empty())
-    {
-        return Err(fail(
-            "an int8 model: the f32 build needs the f32 model from `flashnet train`".into(),
-        ));
-    }
-    let st = SafeTensors::deserialize(&bytes)
-        .map_err(|e| fail(format!("not a safetensors file: {e}")))?;
-    let names = [
-        "dense/kernel",
-        "dense/bias",
-        "dense_1/kernel",
-        "dense_1/bias",
-    ]
-    .map(String::from);
-    check_file(&st, &metadata(&bytes).map_err(fail)?, &names).map_err(fail)?;
-    let floats = |name: &str, shape: &[usize]| -> Result<Vec<f32>> {
-        let v = f32s(tensor(&st, name, Dtype::F32, shape).map_err(fail)?);
-        if let Some(x) = v.iter().find(|x| !(-MAX_WEIGHT..=MAX_WEIGHT).contains(*x)) {
-            return Err(fail(format!(
-                "tensor `{name}` holds {x:e}: weights must be finite and within \
-                 ±{MAX_WEIGHT:e}"
-            )));
-        }
-        Ok(v)
-    };
-    let layer = |code: &mut String, name: &str, i: usize, o: usize| -> Result<()> {
-        let k = floats(&format!("{name}/kernel"), &[i, o])?;
-        let b = floats(&format!("{name}/bias"), &[o])?;
+/// Reads an f32 model file as the CLI does.
+fn load_f32(path: &Path) -> Result<Box<flashnet::tutorial::Params>> {
+    let (bytes, quantized) = quant_file::sniff(path)?;
+    ensure!(
+        !quantized,
+        "model file {} is an int8 model: the f32 build needs the f32 model from `flashnet train`",
+        path.display()
+    );
+    let loaded =
+        model_file::parse(&bytes).with_context(|| format!("model file {}", path.display()))?;
+    Ok(loaded.params)
+}
+
+fn emit_f32(code: &mut String, params: &flashnet::tutorial::Params) {
+    fn layer<const I: usize, const O: usize>(
+        code: &mut String,
+        p: &flashnet::layers::DenseParams<I, O>,
+    ) {
         code.push_str("flashnet::layers::DenseParams {\n        kernel: [\n");
-        for row in k.chunks_exact(o) {
+        for row in &p.kernel {
             writeln!(code, "            {row:?},").unwrap();
         }
-        writeln!(code, "        ],\n        bias: {b:?},\n    }}").unwrap();
-        Ok(())
-    };
+        writeln!(code, "        ],\n        bias: {:?},\n    }}", p.bias).unwrap();
+    }
+    // `((), (dense, ((), ((), dense_1))))`, the layout of `flashnet::tutorial::Params`.
+    let ((), (dense, ((), ((), dense_1)))) = params;
     writeln!(code, "/// The f32 model's weights, in flash.").unwrap();
     code.push_str("pub static PARAMS: flashnet::tutorial::Params = ((), (\n    ");
-    layer(code, "dense", 784, 128)?;
+    layer(code, dense);
     code.push_str(",\n    ((), ((), ");
-    layer(code, "dense_1", 128, 10)?;
+    layer(code, dense_1);
     code.push_str("))));\n");
-    Ok(())
 }
