@@ -22,7 +22,9 @@ use flashnet::quant::tutorial::{self as qt, Model};
 use flashnet::quant::{QDense, QDenseParts};
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 
-use crate::model_file::{ARCHITECTURE_KEY, FORMAT_KEY, architecture, printable, read_capped};
+use crate::model_file::{
+    ARCHITECTURE_KEY, FORMAT_KEY, MAX_FILE_BYTES, architecture, printable, read_capped,
+};
 
 /// Metadata key saying how a file is quantized.
 pub const QUANTIZATION_KEY: &str = "quantization";
@@ -163,12 +165,8 @@ pub fn is_quantized(bytes: &[u8]) -> bool {
         .is_some_and(|t| t.dtype == Dtype::I8)
 }
 
-/// Largest model file read (as for f32 models): a wrong path (a dataset, a device) fails fast
-/// instead of filling memory.
-pub const MAX_FILE_BYTES: u64 = 64 << 20;
-
-/// The bytes of a model file, refusing one longer than [`MAX_FILE_BYTES`] after reading at
-/// most one byte more.
+/// The bytes of a model file, refusing one longer than [`MAX_FILE_BYTES`] (the limit of f32
+/// model files) after reading at most one byte more.
 fn read(path: &Path) -> Result<Vec<u8>> {
     read_capped(path, MAX_FILE_BYTES)
         .with_context(|| format!("cannot read model file {}", path.display()))

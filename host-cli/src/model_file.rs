@@ -79,7 +79,8 @@ pub fn encode(
 
 /// Rewrites the JSON header with sorted keys: the crate serializes the metadata from a
 /// `HashMap`, whose order changes from run to run, and the same model must give the same bytes.
-fn canonical_header(mut file: Vec<u8>) -> Result<Vec<u8>> {
+/// Used for the f32 and the int8 model files alike.
+pub(crate) fn canonical_header(mut file: Vec<u8>) -> Result<Vec<u8>> {
     let n = u64::from_le_bytes(file[..8].try_into()?) as usize;
     let header: serde_json::Value = serde_json::from_slice(&file[8..8 + n])?;
     // serde_json's map is ordered by key.

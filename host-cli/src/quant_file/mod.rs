@@ -7,12 +7,12 @@ pub use flashnet_files::quant_file::*;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
-use anyhow::{Context, Result, ensure};
+use anyhow::{Context, Result};
 use flashnet::quant::tutorial::{self as qt, Model};
 use safetensors::tensor::{Dtype, TensorView};
 
 use crate::atomic;
-use crate::model_file::{ARCHITECTURE_KEY, FORMAT_KEY, architecture};
+use crate::model_file::{ARCHITECTURE_KEY, FORMAT_KEY, architecture, canonical_header};
 
 /// Writes `model` atomically, with `details` (a JSON object) in the metadata.
 pub fn save(path: &Path, model: &QuantizedModel, details: &serde_json::Value) -> Result<()> {
@@ -89,18 +89,6 @@ pub fn save(path: &Path, model: &QuantizedModel, details: &serde_json::Value) ->
     // What `parse` would refuse (a scale beyond its bounds, say) is not written.
     parse(&bytes).with_context(|| format!("not writing {}", path.display()))?;
     atomic::write(path, &bytes)
-}
-
-/// Sorts the JSON header's keys so that the same model gives the same bytes (the crate writes
-/// metadata from a `HashMap`).
-fn canonical_header(mut file: Vec<u8>) -> Result<Vec<u8>> {
-    let n = u64::from_le_bytes(file[..8].try_into()?) as usize;
-    let header: serde_json::Value = serde_json::from_slice(&file[8..8 + n])?;
-    let mut sorted = serde_json::to_vec(&header)?;
-    ensure!(sorted.len() <= n, "internal error: canonical header grew");
-    sorted.resize(n, b' ');
-    file[8..8 + n].copy_from_slice(&sorted);
-    Ok(file)
 }
 
 /// Runs the integer model on every image: int8 logits, in order.
