@@ -16,7 +16,10 @@ pub trait Optimizer {
 }
 
 /// Adam as Keras 3 computes it: `m += (g − m)(1 − β₁)`, `v += (g² − v)(1 − β₂)`,
-/// `α = lr·√(1 − β₂ᵗ)/(1 − β₁ᵗ)`, `w −= α·m/(√v + ε)`, in `f32`.
+/// `α = lr·√(1 − β₂ᵗ)/(1 − β₁ᵗ)`, `w −= α·m/(√v + ε)`, in `f32`. Moments below 2⁻¹⁰⁰ in
+/// magnitude are stored as zero, so that no subnormal arithmetic slows the update (TensorFlow
+/// runs with the CPU's flush-to-zero for the same reason); see
+/// [`ADAM_FLUSH`](crate::kernels::ADAM_FLUSH), and why no weight changes for it.
 ///
 /// β₁ and β₂ are `f64`, as Keras holds them (Python floats), because Keras 3 rounds them
 /// differently in two places: the moment rates `1 − β` are taken in `f64` and rounded once

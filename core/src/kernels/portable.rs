@@ -2,7 +2,7 @@
 //! target, and simple enough to serve as the oracle for hand-vectorized paths.
 #![forbid(unsafe_code)]
 
-use super::{AdamStep, Kernels, Path};
+use super::{ADAM_FLUSH, AdamStep, Kernels, Path};
 use crate::noise;
 
 /// The portable path as a [`Kernels`] value (always available).
@@ -372,10 +372,16 @@ pub fn adam_sum(w: &mut [f32], grads: &[&[f32]], m: &mut [f32], v: &mut [f32], s
     for i in 0..len {
         let g = rest.iter().fold(first[i], |g, part| g + part[i]);
         let (w, m, v) = (&mut w[i], &mut m[i], &mut v[i]);
-        *m += (g - *m) * c1;
-        *v += (g * g - *v) * c2;
+        *m = flush(*m + (g - *m) * c1);
+        *v = flush(*v + (g * g - *v) * c2);
         *w -= (*m * alpha) / (libm::sqrtf(*v) + eps);
     }
+}
+
+/// Zero if `|x| <` [`ADAM_FLUSH`] (so `-0.0` too), `x` otherwise (NaN stays NaN).
+#[inline(always)]
+fn flush(x: f32) -> f32 {
+    if x.abs() < ADAM_FLUSH { 0.0 } else { x }
 }
 
 /// Plain SGD: `w −= lr·g`.

@@ -186,3 +186,53 @@ fn sgd_one_step() {
     Sgd { learning_rate: 0.1 }.step(&mut p, &tiny([0.5, 0.25, -4.0]), &mut ());
     assert_eq!(flat(&p), [0.95, -2.025, 0.9]);
 }
+
+/// A weight whose gradient stays zero: its first moment decays by β₁ per step and is stored as
+/// exactly zero once below [`ADAM_FLUSH`](crate::kernels::ADAM_FLUSH), never as a subnormal;
+/// the weight itself is the one an unflushed update gives (the flushed steps are below its
+/// ulp), and a moment at or above the threshold is kept.
+#[test]
+fn adam_flushes_tiny_moments_to_zero() {
+    use crate::kernels::{self, ADAM_FLUSH, AdamStep};
+    let step = AdamStep {
+        alpha: 1e-3,
+        rate1: 0.1,
+        rate2: 0.001,
+        eps: 1e-7,
+    };
+    // Moments just above, at and below what one decay step takes under the threshold.
+    let (mut w, g) = ([0.25f32, -0.5, 0.125, 1.0], [0.0f32; 4]);
+    let mut m = [ADAM_FLUSH * 1.2, -ADAM_FLUSH, ADAM_FLUSH * 1.05, f32::NAN];
+    let mut v = [1e-8f32, ADAM_FLUSH * 0.5, 1e-30, 0.5];
+    let w0 = w;
+    kernels::adam(&mut w, &g, &mut m, &mut v, step);
+    let kept = f64::from(ADAM_FLUSH) * 1.08;
+    assert!(
+        close(m[0], kept, 1e-6, 0.0),
+        "0.9·1.2·2⁻¹⁰⁰ is kept: {:e}",
+        m[0]
+    );
+    assert_eq!(m[1].to_bits(), 0, "-2⁻¹⁰⁰·0.9 becomes +0");
+    assert_eq!(m[2].to_bits(), 0, "1.05·2⁻¹⁰⁰·0.9 becomes +0");
+    assert!(m[3].is_nan(), "NaN is not flushed");
+    assert_eq!(v[1].to_bits(), 0, "v below the threshold becomes +0");
+    assert!(
+        close(v[2], 0.999e-30, 1e-6, 0.0),
+        "v above the threshold is kept"
+    );
+    assert_eq!(&w[..3], &w0[..3], "steps this small change no weight");
+
+    // Many zero-gradient steps from a normal moment: m reaches exactly zero, never a
+    // subnormal, and the weight ends where the unflushed update (in f64) leaves it.
+    let (mut w, mut m, mut v) = ([0.03f32], [1e-3f32], [1e-6f32]);
+    let (mut rw, mut rm, mut rv) = (0.03f64, 1e-3f64, 1e-6f64);
+    for _ in 0..2000 {
+        kernels::adam(&mut w, &[0.0], &mut m, &mut v, step);
+        assert!(m[0] == 0.0 || m[0].abs() >= ADAM_FLUSH, "m = {:e}", m[0]);
+        rm *= 0.9;
+        rv *= 0.999;
+        rw -= 1e-3 * rm / (rv.sqrt() + 1e-7);
+    }
+    assert_eq!(m[0].to_bits(), 0);
+    assert!(close(w[0], rw, 1e-6, 0.0), "{} vs {rw}", w[0]);
+}

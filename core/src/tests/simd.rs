@@ -106,6 +106,21 @@ fn any_f32() -> impl Strategy<Value = f32> {
     ]
 }
 
+/// Moments around Adam's flush threshold ([`kernels::ADAM_FLUSH`], 2⁻¹⁰⁰): exactly it and its
+/// neighbours, either sign, and magnitudes from subnormal to 2⁻⁸⁰.
+fn moment_near_flush() -> impl Strategy<Value = f32> {
+    let t = kernels::ADAM_FLUSH;
+    let near = [t, t.next_down(), t.next_up(), 1e-40, 0.0];
+    prop_oneof![
+        prop::sample::select(near.iter().flat_map(|&x| [x, -x]).collect::<Vec<_>>()),
+        (-130i32..-80, any::<bool>()).prop_map(|(e, neg)| if neg {
+            -(2.0f32).powi(e)
+        } else {
+            (2.0f32).powi(e)
+        }),
+    ]
+}
+
 fn same_bits(a: f32, b: f32) -> bool {
     a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())
 }
@@ -370,8 +385,11 @@ proptest! {
         (w, g, m, v) in (0usize..150).prop_flat_map(|len| (
             proptest::collection::vec(-2.0f32..2.0, len),
             proptest::collection::vec(any_f32(), len),
-            proptest::collection::vec(-1.0f32..1.0, len),
-            proptest::collection::vec(0.0f32..1.0, len),
+            proptest::collection::vec(prop_oneof![-1.0f32..1.0, moment_near_flush()], len),
+            proptest::collection::vec(
+                prop_oneof![0.0f32..1.0, moment_near_flush().prop_map(f32::abs)],
+                len,
+            ),
         )),
         alpha in 1e-5f32..0.1,
         rate1 in 0.01f32..0.5,

@@ -1,7 +1,7 @@
 //! The Adam update, with the shards' gradient parts summed in order in the same pass.
 
 use super::{Simd, ld, st};
-use crate::kernels::AdamStep;
+use crate::kernels::{ADAM_FLUSH, AdamStep};
 
 /// Where [`adam_with`] reads the gradient: one buffer, or parts summed in order. A trait with
 /// force-inlined methods, not a closure (see `chunks!`).
@@ -49,6 +49,13 @@ impl<S: Simd> GradParts<S> for Many<'_> {
     }
 }
 
+/// Zero where `lo < x < hi` (`±ADAM_FLUSH`), `x` elsewhere, as portable's `flush` (NaN
+/// compares false and stays).
+#[inline(always)]
+fn flush<S: Simd>(s: S, x: S::F, hi: S::F, lo: S::F, zero: S::F) -> S::F {
+    s.select(s.mand(s.gt(hi, x), s.gt(x, lo)), zero, x)
+}
+
 /// Adam over `len` scalars, the gradient read from `g`.
 ///
 /// # Safety
@@ -65,6 +72,7 @@ unsafe fn adam_with<S: Simd>(
 ) {
     let (c1, c2) = (s.splat(step.rate1), s.splat(step.rate2));
     let (alpha, eps) = (s.splat(step.alpha), s.splat(step.eps));
+    let (hi, lo, zero) = (s.splat(ADAM_FLUSH), s.splat(-ADAM_FLUSH), s.splat(0.0));
     let (pw, pm, pv) = (w.as_mut_ptr(), m.as_mut_ptr(), v.as_mut_ptr());
     chunks!(S, len, |i, n| {
         // SAFETY: `i + n ≤ len`, which the caller guarantees of all slices.
@@ -73,8 +81,14 @@ unsafe fn adam_with<S: Simd>(
             let mut mi = ld(s, pm.add(i), n);
             let mut vi = ld(s, pv.add(i), n);
             // Same operations, same order as portable: no contraction into FMA.
-            mi = s.add(mi, s.mul(s.sub(gi, mi), c1));
-            vi = s.add(vi, s.mul(s.sub(s.mul(gi, gi), vi), c2));
+            mi = flush(s, s.add(mi, s.mul(s.sub(gi, mi), c1)), hi, lo, zero);
+            vi = flush(
+                s,
+                s.add(vi, s.mul(s.sub(s.mul(gi, gi), vi), c2)),
+                hi,
+                lo,
+                zero,
+            );
             let step = s.div(s.mul(mi, alpha), s.add(s.sqrt(vi), eps));
             st(s, pw.add(i), n, s.sub(ld(s, pw.add(i), n), step));
             st(s, pm.add(i), n, mi);
