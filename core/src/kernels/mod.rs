@@ -524,12 +524,13 @@ pub struct AdamStep {
 /// where `m` or `α·m` is subnormal, and subnormal arithmetic runs Adam 1.7–2.4× slower on
 /// Zen 4 (docs/kernel-notes.md). TensorFlow's CPU runtime avoids it with flush-to-zero for
 /// all arithmetic; Rust cannot set the FPU's flush mode soundly, so the update flushes its
-/// moments itself. With moments of 0 or at least 2⁻¹⁰⁰, `α·m` and `(g² − v)(1 − β₂)` stay
-/// normal for any `α` and `1 − β₂` above 2⁻²⁶. A flushed moment changes no weight in
-/// practice: its step `α·m/(√v + ε)` is below `α·2⁻¹⁰⁰/ε` (8·10⁻²⁷ with Keras' `lr` and
-/// `ε`), under half an ulp of any weight above 10⁻¹⁹ in magnitude, and `√v ≤ 2⁻⁵⁰` is under
-/// half an ulp of the default `ε = 10⁻⁷`. (The tutorial's models for seeds 1–20 are bitwise
-/// the same with and without the flush.)
+/// moments itself. With moments of 0 or at least 2⁻¹⁰⁰, the update of a zero gradient
+/// (`m·(1 − β₁)`, `α·m`, `v·(1 − β₂)`) has no subnormal operand or result for any `α` and
+/// rates above 2⁻²⁶ (tiny nonzero gradients are not flushed). A flushed moment changes no
+/// weight in practice: its step `α·m/(√v + ε)` is below `α·2⁻¹⁰⁰/ε` (8·10⁻²⁷ with Keras'
+/// `lr` and `ε`), under half an ulp of any weight above 10⁻¹⁹ in magnitude, and `√v ≤ 2⁻⁵⁰`
+/// is under half an ulp of the default `ε = 10⁻⁷`. (The tutorial's models for seeds 1–20 are
+/// bitwise the same with and without the flush.)
 pub const ADAM_FLUSH: f32 = f32::from_bits(0x0d80_0000);
 
 /// One Adam step as Keras computes it, for one tensor:
