@@ -55,15 +55,20 @@ fn bench(c: &mut Criterion) {
         counts.push(default_threads());
     }
 
+    // The data sets every row runs on: the noise, and MNIST's test set if found.
+    let sets: Vec<(&str, &Dataset)> = [
+        ("mnist_like", Some(&synthetic)),
+        ("mnist_test", real.as_ref()),
+    ]
+    .into_iter()
+    .filter_map(|(data, set)| Some((data, set?)))
+    .collect();
+
     let mut g = c.benchmark_group("parallel");
     for &threads in &counts {
         let workers = Workers::new(threads).expect("a worker pool");
         g.throughput(Throughput::Elements(BATCH as u64));
-        for (data, set) in [
-            ("mnist_like", Some(&synthetic)),
-            ("mnist_test", real.as_ref()),
-        ] {
-            let Some(set) = set else { continue };
+        for &(data, set) in &sets {
             let (images, labels) = (set.images.as_slice(), set.labels.as_slice());
             g.bench_function(format!("train_step_batch32/threads{threads}/{data}"), |b| {
                 let mut step = 0u64;
@@ -81,11 +86,7 @@ fn bench(c: &mut Criterion) {
                 })
             });
         }
-        for (data, set) in [
-            ("mnist_like", Some(&synthetic)),
-            ("mnist_test", real.as_ref()),
-        ] {
-            let Some(set) = set else { continue };
+        for &(data, set) in &sets {
             g.throughput(Throughput::Elements(set.len() as u64));
             g.bench_function(format!("evaluate_10k/threads{threads}/{data}"), |b| {
                 b.iter_custom(|iters| {
