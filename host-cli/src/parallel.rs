@@ -48,6 +48,10 @@ impl Workers {
             .num_threads(threads)
             .thread_name(|i| format!("flashnet-{i}"))
             .build()?;
+        // Wait until every worker has started: a thread allocates as it starts (its name, its
+        // stack-overflow handler), which would otherwise happen during the first steps that
+        // reach it, or later (seen in `tests/tests/no_alloc.rs`, about 1 run in 30).
+        pool.broadcast(|_| ());
         Ok(Workers { pool })
     }
 
