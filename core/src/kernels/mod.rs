@@ -139,7 +139,21 @@ pub trait Kernels: Sync {
         c: &mut [f32],
     );
     /// See [`matmul_tn`].
-    fn matmul_tn(&self, m: usize, k: usize, n: usize, a: &[f32], b: &[f32], c: &mut [f32]);
+    fn matmul_tn(&self, m: usize, k: usize, n: usize, a: &[f32], b: &[f32], c: &mut [f32]) {
+        self.matmul_tn_strided(m, k, n, a, k, b, c)
+    }
+    /// See [`matmul_tn_strided`].
+    #[allow(clippy::too_many_arguments)]
+    fn matmul_tn_strided(
+        &self,
+        m: usize,
+        k: usize,
+        n: usize,
+        a: &[f32],
+        lda: usize,
+        b: &[f32],
+        c: &mut [f32],
+    );
     /// See [`matmul_nt`].
     fn matmul_nt(&self, m: usize, k: usize, n: usize, a: &[f32], b: &[f32], c: &mut [f32]);
     /// See [`column_sums`].
@@ -441,6 +455,23 @@ pub fn matmul_bias_relu(
 /// `C[k×n] = A[m×k]ᵀ·B[m×n]`, all row-major (overwrites `C`). Zero entries of `A` are skipped.
 pub fn matmul_tn(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], c: &mut [f32]) {
     dispatch!(matmul_tn(m, k, n, a, b, c))
+}
+
+/// [`matmul_tn`] with `A`'s rows `lda ≥ k` elements apart: `A[i][p]` is `a[i·lda + p]`, so
+/// `A` may be columns `p₀..p₀ + k` of a wider matrix (`a` starting at column `p₀`). Each row of
+/// `C` is the same bits as in [`matmul_tn`] over the whole matrix: a host can compute a
+/// weight gradient's rows in ranges, each on the core that updates them.
+#[allow(clippy::too_many_arguments)]
+pub fn matmul_tn_strided(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &[f32],
+    lda: usize,
+    b: &[f32],
+    c: &mut [f32],
+) {
+    dispatch!(matmul_tn_strided(m, k, n, a, lda, b, c))
 }
 
 /// `C[m×k] = A[m×n]·B[k×n]ᵀ`, all row-major (overwrites `C`).

@@ -37,8 +37,17 @@ impl Kernels for Portable {
     ) {
         matmul_bias_relu(m, k, n, a, b, bias, c)
     }
-    fn matmul_tn(&self, m: usize, k: usize, n: usize, a: &[f32], b: &[f32], c: &mut [f32]) {
-        matmul_tn(m, k, n, a, b, c)
+    fn matmul_tn_strided(
+        &self,
+        m: usize,
+        k: usize,
+        n: usize,
+        a: &[f32],
+        lda: usize,
+        b: &[f32],
+        c: &mut [f32],
+    ) {
+        matmul_tn_strided(m, k, n, a, lda, b, c)
     }
     fn matmul_nt(&self, m: usize, k: usize, n: usize, a: &[f32], b: &[f32], c: &mut [f32]) {
         matmul_nt(m, k, n, a, b, c)
@@ -136,13 +145,28 @@ pub fn matmul_bias_relu(
 
 /// `C[k×n] = A[m×k]ᵀ·B[m×n]`, all row-major (overwrites `C`).
 pub fn matmul_tn(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], c: &mut [f32]) {
-    let (a, b, c) = (&a[..m * k], &b[..m * n], &mut c[..k * n]);
+    matmul_tn_strided(m, k, n, a, k, b, c)
+}
+
+/// [`matmul_tn`] with `A`'s rows `lda ≥ k` elements apart (`A[i][p] = a[i·lda + p]`).
+pub fn matmul_tn_strided(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &[f32],
+    lda: usize,
+    b: &[f32],
+    c: &mut [f32],
+) {
+    assert!(lda >= k, "matmul_tn: row stride {lda} under {k} columns");
+    let a = &a[..m.checked_sub(1).map_or(0, |r| r * lda + k)];
+    let (b, c) = (&b[..m * n], &mut c[..k * n]);
     if n == 0 {
         return;
     }
     for (p, cp) in c.chunks_exact_mut(n).enumerate() {
         cp.fill(0.0);
-        for (ai, bi) in a.chunks_exact(k).zip(b.chunks_exact(n)) {
+        for (ai, bi) in a.chunks(lda).zip(b.chunks_exact(n)) {
             let x = ai[p];
             if x != 0.0 {
                 axpy(x, bi, cp);

@@ -281,6 +281,29 @@ proptest! {
         }
     }
 
+    /// `matmul_tn_strided` over columns `p₀..p₁` of `A` (its rows `k` apart) gives rows
+    /// `p₀..p₁` of the whole `matmul_tn`, bit for bit, on every path, and writes nothing past
+    /// them: a host may compute a weight gradient's rows in any ranges.
+    #[test]
+    fn matmul_tn_strided_gives_rows_of_the_whole_bitwise(
+        (m, k, n, a, dy, cut) in dims().prop_flat_map(|(m, k, n)| {
+            (Just(m), Just(k), Just(n), data(m * k), data(m * n), (0..=k, 0..=k))
+        })
+    ) {
+        let (p0, p1) = (cut.0.min(cut.1), cut.0.max(cut.1));
+        let paths: Vec<&dyn Kernels> = std::iter::once(&Portable as &dyn Kernels)
+            .chain(simd_paths())
+            .collect();
+        for kern in paths {
+            let mut whole = std::vec![0.0; k * n];
+            kern.matmul_tn(m, k, n, &a, &dy, &mut whole);
+            let mut c = std::vec![POISON; (p1 - p0) * n + 3];
+            kern.matmul_tn_strided(m, p1 - p0, n, &a[p0..], k, &dy, &mut c);
+            assert_bitwise("matmul_tn_strided rows", kern.path(), &c[..(p1 - p0) * n], &whole[p0 * n..p1 * n])?;
+            prop_assert!(c[(p1 - p0) * n..].iter().all(|&v| v == POISON), "wrote past C");
+        }
+    }
+
     /// The weight gradient's register-summing sparse kernel (at most 32 steps) gives
     /// bitwise the result of the outer-product one it replaces there.
     #[test]

@@ -104,16 +104,36 @@ macro_rules! impl_kernels {
             ) {
                 self.matmul_bias_act(m, k, n, a, b, bias, c, true)
             }
-            fn matmul_tn(&self, m: usize, k: usize, n: usize, a: &[f32], b: &[f32], c: &mut [f32]) {
+            fn matmul_tn_strided(
+                &self,
+                m: usize,
+                k: usize,
+                n: usize,
+                a: &[f32],
+                lda: usize,
+                b: &[f32],
+                c: &mut [f32],
+            ) {
                 enter!($token, $path, $features, self, |s,
                                                         m: usize,
                                                         k: usize,
                                                         n: usize,
                                                         a: &[f32],
+                                                        lda: usize,
                                                         b: &[f32],
                                                         c: &mut [f32]|
                  -> () {
-                    simd::matmul_tn::<$token, $tmr, $tnr, $nc>(s, m, k, n, a, b, c, $sparse_below)
+                    simd::matmul_tn::<$token, $tmr, $tnr, $nc>(
+                        s,
+                        m,
+                        k,
+                        n,
+                        a,
+                        lda,
+                        b,
+                        c,
+                        $sparse_below,
+                    )
                 })
             }
             fn matmul_nt(&self, m: usize, k: usize, n: usize, a: &[f32], b: &[f32], c: &mut [f32]) {

@@ -3,7 +3,7 @@
 
 use super::blocked::{Blocked, Walk, tile_height};
 use super::sparse::{OUTER_CHUNK_BYTES, sparse_gather, sparse_outer, sparse_rows};
-use super::{Simd, ld, size};
+use super::{Simd, ld, size, strided_size};
 
 /// Nonzeros of `x`, counted in `u32` lanes (a compare and a subtract per vector; counting in
 /// `usize` made the compiler widen every compare to 64-bit lanes).
@@ -14,7 +14,7 @@ fn count_nonzeros(x: &[f32]) -> usize {
         .sum()
 }
 
-/// Nonzeros in columns `p..p + len` of the `rows × k` matrix `a`. A 64-column chunk (all but
+/// Nonzeros in columns `p..p + len` of the `rows`-row matrix `a` with row stride `k`. A 64-column chunk (all but
 /// the last of `matmul_tn`'s) counts in 64 `u32` lanes summed down the rows and reduced once:
 /// counting each row's 64 values apart (in `usize` lanes, then in `u32` lanes reduced per row)
 /// took 4–5% of the dense weight gradient's time (`perf`, Zen 3).
@@ -158,11 +158,14 @@ pub(crate) fn matmul_tn<S: Simd, const MR: usize, const NR: usize, const NC: usi
     k: usize,
     n: usize,
     a: &[f32],
+    lda: usize,
     b: &[f32],
     c: &mut [f32],
     sparse_below: f32,
 ) {
-    let (a, b) = (&a[..size(m, k)], &b[..size(m, n)]);
+    assert!(lda >= k, "matmul_tn: row stride {lda} under {k} columns");
+    let a = &a[..strided_size(m, k, lda)];
+    let b = &b[..size(m, n)];
     let c = &mut c[..size(k, n)];
     if n == 0 {
         return;
@@ -174,22 +177,22 @@ pub(crate) fn matmul_tn<S: Simd, const MR: usize, const NR: usize, const NC: usi
     }
     let (pa, pb, pc) = (a.as_ptr(), b.as_ptr(), c.as_mut_ptr());
     // C[p][..] = Σ_i A[i][p]·B[i][..]: the rows of C are the columns p of A (stride 1 in A),
-    // the steps are the rows i of A (stride k). Chunks of columns of A whose rows of C fit in
+    // the steps are the rows i of A (stride lda). Chunks of columns of A whose rows of C fit in
     // `OUTER_CHUNK_BYTES` go sparse when mostly zeros (summed in registers for up to 32 steps,
     // as outer products into C beyond), else as dense tiles.
     let chunk = (OUTER_CHUNK_BYTES / (4 * n)).clamp(1, 64);
     let mut p = 0;
     while p < k {
         let pcn = (k - p).min(chunk);
-        let nnz = count_nonzeros_cols(a, m, k, p, pcn);
+        let nnz = count_nonzeros_cols(a, m, lda, p, pcn);
         // SAFETY: columns `p..p + pcn` of A, rows `p..p + pcn` of C, all of B: inside the
         // slices checked above.
         unsafe {
             if (nnz as f32) < sparse_below * (pcn * m) as f32 {
                 if m <= 32 {
-                    sparse_gather::<S, NC>(s, pcn, m, n, pa.add(p), k, pb, n, pc.add(p * n), n);
+                    sparse_gather::<S, NC>(s, pcn, m, n, pa.add(p), lda, pb, n, pc.add(p * n), n);
                 } else {
-                    sparse_outer::<S, NC>(s, pcn, m, n, pa.add(p), k, pb, n, pc.add(p * n), n);
+                    sparse_outer::<S, NC>(s, pcn, m, n, pa.add(p), lda, pb, n, pc.add(p * n), n);
                 }
             } else {
                 s.blocked::<MR, NR>(&Blocked {
@@ -199,7 +202,7 @@ pub(crate) fn matmul_tn<S: Simd, const MR: usize, const NR: usize, const NC: usi
                     steps: m,
                     a: pa.add(p),
                     a_row_stride: 1,
-                    a_step_stride: k,
+                    a_step_stride: lda,
                     b: pb,
                     ldb: n,
                     bias: core::ptr::null(),

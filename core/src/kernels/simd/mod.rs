@@ -157,6 +157,17 @@ fn size(a: usize, b: usize) -> usize {
     a.checked_mul(b).expect("kernel shape overflows usize")
 }
 
+/// Elements a `rows × cols` matrix with row stride `stride` spans (checked, as [`size`]).
+#[inline(always)]
+fn strided_size(rows: usize, cols: usize, stride: usize) -> usize {
+    match rows.checked_sub(1) {
+        None => 0,
+        Some(r) => size(r, stride)
+            .checked_add(cols)
+            .expect("kernel shape overflows usize"),
+    }
+}
+
 /// Runs `$body` for `LANES`-wide chunks of `0..$len` with `$i` the offset and `$w` the width
 /// (`LANES`, or less for the tail, which uses partial loads and stores). A macro, not a closure:
 /// closures are not force-inlined and would fall out of the `#[target_feature]` context.
