@@ -33,6 +33,7 @@ extern crate std;
 
 pub mod aligned;
 pub mod chain;
+pub mod deferred;
 pub mod error;
 pub mod history;
 pub mod idx;
