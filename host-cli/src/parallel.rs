@@ -3,13 +3,20 @@
 //! inside the Adam update. The cut depends on the batch alone, never on the number of threads,
 //! so results are bitwise identical for any `--threads` and any run with the same seed.
 //!
+//! The first layer's kernel gradient (784 × 128, four fifths of the weights) is computed apart,
+//! after the shards' passes: each thread takes a range of its rows, computes them for every
+//! shard and applies Adam to them at once. That gradient then never leaves the core that
+//! computed it. When each shard's thread computed its whole gradient, the Adam update read half
+//! of it from the other core's cache, and that core's next gradient had to take its lines back:
+//! two-thread steps were 1.2× faster than one-thread steps instead of nearer 2×.
+//!
 //! Workers are a rayon pool, whose idle threads block instead of spinning; everything is
 //! allocated once in [`ParallelTrainer::new`], and a training step allocates nothing (see
 //! `tests/tests/no_alloc.rs`).
 
 use anyhow::{Result, bail, ensure};
 use bytemuck::Zeroable;
-use flashnet::kernels;
+use flashnet::kernels::{self, AdamStep};
 use flashnet::mnist::{Dataset, PIXELS, to_input};
 use flashnet::tutorial::{Layers, MAX_BATCH, Model, Params};
 use flashnet::{Adam, AdamState, Metrics, Noise, Params as _, StepStats, Workspace};
@@ -22,10 +29,19 @@ use crate::eval;
 pub const SHARD: usize = 16;
 /// Shards of the largest batch.
 pub const MAX_SHARDS: usize = MAX_BATCH / SHARD;
-/// The parallel Adam update splits each tensor at multiples of this many scalars.
-const CHUNK: usize = 4096;
+/// Inputs and outputs of the first layer (its kernel is `IN × OUT`).
+const IN: usize = PIXELS;
+const OUT: usize = 128;
+/// Threads split the first kernel's rows at multiples of this many (4 KiB of each tensor).
+const ROW_ALIGN: usize = 8;
 
-/// One shard's gradient and activations.
+/// The first layer's kernel in `p`, typed so that a model whose first layer is not
+/// `Dense<IN, OUT>` does not compile.
+fn kernel(p: &mut Params) -> &mut [[f32; OUT]; IN] {
+    &mut p.1.0.kernel
+}
+
+/// One shard's gradient (all but the first kernel's, see [`ParallelTrainer`]) and activations.
 #[derive(Zeroable)]
 struct Shard {
     grads: Params,
@@ -80,7 +96,17 @@ pub struct ParallelTrainer {
     pub adam: Box<AdamState<Params>>,
     pub optimizer: Adam,
     shards: Vec<Box<Shard>>,
+    /// The shards' first-kernel gradients, laid out so that any split of the kernel's rows
+    /// into thread ranges `r₀..r₁` owns one contiguous piece, `[r₀·MAX_SHARDS .. r₁·MAX_SHARDS]`
+    /// rows long, holding shard `s`'s rows `r₀..r₁` at `s·(r₁ − r₀)`.
+    first_grads: Box<FirstGrads>,
 }
+
+/// Room for every shard's first-kernel gradient, on a cache line boundary (the kernels' vector
+/// loads and stores of its rows would straddle two lines otherwise, costing Adam a third).
+#[derive(Zeroable)]
+#[repr(C, align(64))]
+struct FirstGrads([[f32; OUT]; IN * MAX_SHARDS]);
 
 impl ParallelTrainer {
     /// Zeroed state.
@@ -90,6 +116,7 @@ impl ParallelTrainer {
             adam: bytemuck::zeroed_box(),
             optimizer,
             shards: (0..MAX_SHARDS).map(|_| bytemuck::zeroed_box()).collect(),
+            first_grads: bytemuck::zeroed_box(),
         }
     }
 
@@ -127,12 +154,21 @@ impl ParallelTrainer {
                 }
                 sh.ws.labels[..hi - lo].copy_from_slice(&labels[lo..hi]);
                 let noise = noise.skip(lo as u32);
-                let (loss_sum, correct) =
-                    model.gradients(params, &mut sh.grads, &mut sh.ws, hi - lo, noise, scale)?;
+                let (loss_sum, correct) = model.gradients_deferred(
+                    params,
+                    &mut sh.grads,
+                    &mut sh.ws,
+                    hi - lo,
+                    noise,
+                    scale,
+                )?;
                 sh.stats = StepStats { loss_sum, correct };
                 Ok(())
             })?;
-        self.update(used);
+        self.adam.iterations += 1;
+        let step = self.optimizer.step_constants(self.adam.iterations);
+        self.update_first_kernel(model, n, step)?;
+        self.update(used, step);
         let mut total = StepStats::default();
         for sh in &self.shards[..used] {
             total.loss_sum += sh.stats.loss_sum;
@@ -141,42 +177,61 @@ impl ParallelTrainer {
         Ok(total)
     }
 
-    /// Sums the first `used` shards' gradients (in shard order) and applies Adam, in parallel
-    /// over chunks of each tensor.
-    fn update(&mut self, used: usize) {
-        self.adam.iterations += 1;
-        let step = self.optimizer.step_constants(self.adam.iterations);
+    /// The first kernel's gradient and Adam update: each thread computes a range of its rows
+    /// for every shard of the batch of `n` samples, then updates those rows with the shards'
+    /// parts summed in shard order.
+    fn update_first_kernel(&mut self, model: &Model, n: usize, step: AdamStep) -> Result<()> {
+        let used = n.div_ceil(SHARD);
+        let shards = &self.shards[..used];
+        // Elementwise work over rows that each gradient gets the same bits for in any range:
+        // how they are split changes nothing in the result. One range per thread, the same
+        // every step, so that each core keeps its rows of everything in its own cache.
+        let per = IN
+            .div_ceil(rayon::current_num_threads())
+            .next_multiple_of(ROW_ALIGN);
+        let w = kernel(&mut self.params).as_flattened_mut();
+        let m = kernel(&mut self.adam.m).as_flattened_mut();
+        let v = kernel(&mut self.adam.v).as_flattened_mut();
+        self.first_grads
+            .0
+            .par_chunks_mut(per * MAX_SHARDS)
+            .zip(w.par_chunks_mut(per * OUT))
+            .zip(m.par_chunks_mut(per * OUT))
+            .zip(v.par_chunks_mut(per * OUT))
+            .enumerate()
+            .try_for_each(|(part, (((grads, w), m), v))| -> Result<()> {
+                let rows = part * per..part * per + w.len() / OUT;
+                let mut parts: [&[f32]; MAX_SHARDS] = [&[]; MAX_SHARDS];
+                let mut grads = grads.chunks_exact_mut(rows.len());
+                for ((k, sh), p) in shards.iter().enumerate().zip(&mut parts) {
+                    let g = grads.next().expect("a piece per shard");
+                    let len = n.min((k + 1) * SHARD) - k * SHARD;
+                    model.first_kernel_gradient(&sh.ws, len, rows.clone(), g)?;
+                    *p = g.as_flattened();
+                }
+                kernels::adam_sum(w, &parts[..used], m, v, step);
+                Ok(())
+            })
+    }
+
+    /// Sums the first `used` shards' gradients (in shard order) and applies Adam to every
+    /// tensor but the first kernel ([`Self::update_first_kernel`]).
+    fn update(&mut self, used: usize, step: AdamStep) {
         let AdamState { m, v, .. } = &mut *self.adam;
-        for t in 0..Params::TENSORS {
+        // Tensor 0 is the first kernel, which `update_first_kernel` updated.
+        debug_assert!(std::ptr::eq(
+            self.params.tensor(0),
+            self.params.1.0.kernel.as_flattened()
+        ));
+        for t in 1..Params::TENSORS {
             let mut grads: [&[f32]; MAX_SHARDS] = [&[]; MAX_SHARDS];
             for (g, sh) in grads.iter_mut().zip(&self.shards[..used]) {
                 *g = sh.grads.tensor(t);
             }
             let grads = &grads[..used];
             let (w, m, v) = (self.params.tensor_mut(t), m.tensor_mut(t), v.tensor_mut(t));
-            // Adam on `w[lo..]` etc., the shards' gradients summed in order inside the kernel.
-            let part = |lo: usize, w: &mut [f32], m: &mut [f32], v: &mut [f32]| {
-                let hi = lo + w.len();
-                let mut parts: [&[f32]; MAX_SHARDS] = [&[]; MAX_SHARDS];
-                for (p, g) in parts.iter_mut().zip(grads) {
-                    *p = &g[lo..hi];
-                }
-                kernels::adam_sum(w, &parts[..grads.len()], m, v, step);
-            };
-            // Elementwise work: how it is split does not change a single bit of the result.
-            // One contiguous part per thread, the same every step, so that each core keeps
-            // its part of the weights and moments in its own cache.
-            let threads = rayon::current_num_threads();
-            if w.len() <= CHUNK || threads == 1 {
-                part(0, w, m, v);
-            } else {
-                let per = w.len().div_ceil(threads).next_multiple_of(CHUNK);
-                w.par_chunks_mut(per)
-                    .zip(m.par_chunks_mut(per))
-                    .zip(v.par_chunks_mut(per))
-                    .enumerate()
-                    .for_each(|(c, ((w, m), v))| part(c * per, w, m, v));
-            }
+            // Small tensors (biases, the output layer's 1,280 weights): on this thread.
+            kernels::adam_sum(w, grads, m, v, step);
         }
     }
 
