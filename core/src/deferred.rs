@@ -16,7 +16,6 @@ use crate::error::Error;
 use crate::kernels;
 use crate::layer::Layer;
 use crate::layers::{Dense, Flatten};
-use crate::loss::sparse_categorical_crossentropy;
 use crate::model::{Classifier, Workspace, check_batch};
 use crate::noise::Noise;
 
@@ -42,19 +41,13 @@ where
         noise: Noise,
         grad_scale: f32,
     ) -> Result<(f32, u32), Error> {
-        check_batch::<B>(n)?;
+        let stats = self.training_forward(params, ws, n, noise, grad_scale)?;
         let Workspace {
-            input,
-            labels,
             logits,
             dlogits,
             buffers,
             ..
         } = ws;
-        self.layers
-            .forward(params, &input[..n], &mut logits[..n], buffers, Some(noise));
-        let stats =
-            sparse_categorical_crossentropy(&logits[..n], &labels[..n], grad_scale, dlogits)?;
         // What `Chain::backward` does for this chain, less the first kernel's product:
         // `Flatten` has no parameters and no one wants `∂L/∂input`, so it is skipped.
         let Chain(_, Chain(_, rest)) = &self.layers;
