@@ -14,10 +14,10 @@ fn count_nonzeros(x: &[f32]) -> usize {
         .sum()
 }
 
-/// Nonzeros in columns `p..p + len` of the `rows`-row matrix `a` with row stride `k`. A 64-column chunk (all but
-/// the last of `matmul_tn`'s) counts in 64 `u32` lanes summed down the rows and reduced once:
-/// counting each row's 64 values apart (in `usize` lanes, then in `u32` lanes reduced per row)
-/// took 4–5% of the dense weight gradient's time (`perf`, Zen 3).
+/// Nonzeros in columns `p..p + len` of the `rows`-row matrix `a` with row stride `k`. A
+/// 64-column chunk (all but the last of `matmul_tn`'s) counts in 64 `u32` lanes summed down the
+/// rows and reduced once: counting each row's 64 values apart (in `usize` lanes, then in `u32`
+/// lanes reduced per row) took 4–5% of the dense weight gradient's time (`perf`, Zen 3).
 #[inline(always)]
 fn count_nonzeros_cols(a: &[f32], rows: usize, k: usize, p: usize, len: usize) -> usize {
     const W: usize = 64;
