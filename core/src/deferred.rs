@@ -4,12 +4,15 @@
 //! 128 in the tutorial) a range of rows at a time. A data-parallel host computes each core's
 //! rows for every shard of the batch and updates them on that core, so that no gradient crosses
 //! from one core's cache to another's. The results are the same bits as
-//! [`Classifier::gradients`]'s.
+//! [`Classifier::gradients`]'s. The other gradients go to a [`DeferredGrads`], which has no
+//! room for the first kernel's.
 #![forbid(unsafe_code)]
 // `Classifier`'s layer chain repeats its bounds in the impl's where clause.
 #![allow(clippy::multiple_bound_locations)]
 
 use core::ops::Range;
+
+use bytemuck::Zeroable;
 
 use crate::chain::Chain;
 use crate::error::Error;
@@ -18,24 +21,49 @@ use crate::layer::Layer;
 use crate::layers::{Dense, Flatten};
 use crate::model::{Classifier, Workspace, check_batch};
 use crate::noise::Noise;
+use crate::params::Params;
 
 /// The parameters of a `Flatten → Dense<I, O> → T` chain.
 type ChainParams<const I: usize, const O: usize, T> =
     ((), (crate::layers::DenseParams<I, O>, <T as Layer>::Params));
+
+/// The gradients [`Classifier::gradients_deferred`] computes for a `Flatten → Dense<I, O> → T`
+/// chain: every one but the first kernel's. Its tensor `i` is the model's tensor `i + 1`.
+#[derive(Clone, Copy, Debug, Zeroable)]
+#[repr(C, align(64))]
+pub struct DeferredGrads<const O: usize, P> {
+    /// The first `Dense` layer's bias.
+    pub bias: [f32; O],
+    /// The layers after it (`T`'s parameters).
+    pub rest: P,
+}
+
+impl<const O: usize, P: Params> DeferredGrads<O, P> {
+    /// Number of tensors: the model's, less the first kernel.
+    pub const TENSORS: usize = 1 + P::TENSORS;
+
+    /// Tensor `i`, the model's tensor `i + 1`; empty if `i ≥ TENSORS`.
+    pub fn tensor(&self, i: usize) -> &[f32] {
+        match i.checked_sub(1) {
+            None => &self.bias,
+            Some(j) => self.rest.tensor(j),
+        }
+    }
+}
 
 impl<const H: usize, const W: usize, const I: usize, const O: usize, T, const C: usize>
     Classifier<Chain<Flatten<H, W, I>, Chain<Dense<I, O>, T>>, C>
 where
     T: Layer<Input = [f32; O], Output = [f32; C]>,
 {
-    /// [`Classifier::gradients`], except that the first `Dense` layer's kernel gradient in
-    /// `grads` is left as it was: compute it with [`Self::first_kernel_gradient`] on the same
+    /// [`Classifier::gradients`], except for the first `Dense` layer's kernel gradient, which
+    /// `grads` has no room for: compute it with [`Self::first_kernel_gradient`] on the same
     /// workspace, before its next pass.
     #[allow(clippy::too_many_arguments)]
     pub fn gradients_deferred<const B: usize>(
         &self,
         params: &ChainParams<I, O, T>,
-        grads: &mut ChainParams<I, O, T>,
+        grads: &mut DeferredGrads<O, T::Params>,
         ws: &mut Workspace<Chain<Flatten<H, W, I>, Chain<Dense<I, O>, T>>, C, B>,
         n: usize,
         noise: Noise,
@@ -60,9 +88,9 @@ where
             &dlogits[..n],
             rest_buffers,
             Some(&mut *dhidden),
-            &mut grads.1.1,
+            &mut grads.rest,
         );
-        kernels::column_sums(n, O, dhidden.as_flattened(), &mut grads.1.0.bias);
+        kernels::column_sums(n, O, dhidden.as_flattened(), &mut grads.bias);
         Ok(stats)
     }
 

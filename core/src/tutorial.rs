@@ -16,15 +16,21 @@ use crate::optimizer::Adam;
 use crate::train::Trainer;
 use crate::{Sequential, sequential};
 
-/// The layers up to the logits.
-pub type Layers =
-    Sequential![Flatten<28, 28, 784>, Dense<784, 128>, Relu<128>, Dropout<128>, Dense<128, 10>];
+/// The layers after the first `Dense`: ReLU, dropout and the output layer.
+pub type Tail = Sequential![Relu<128>, Dropout<128>, Dense<128, 10>];
+
+/// The layers up to the logits: `Flatten → Dense<784, 128> →` [`Tail`].
+pub type Layers = Sequential![Flatten<28, 28, 784>, Dense<784, 128>, Tail];
 
 /// The tutorial model: [`Layers`] and a softmax over 10 classes.
 pub type Model = Classifier<Layers, 10>;
 
 /// Its weights: `((), ((kernel, bias), ((), ((), (kernel, bias)))))` in layer order.
 pub type Params = <Layers as crate::Layer>::Params;
+
+/// The gradients of [`Model::gradients_deferred`](crate::Classifier::gradients_deferred):
+/// all but the first kernel's.
+pub type DeferredGrads = crate::deferred::DeferredGrads<128, <Tail as crate::Layer>::Params>;
 
 /// Largest batch the host's training workspace is built for (Keras' default batch is 32).
 pub const MAX_BATCH: usize = 256;

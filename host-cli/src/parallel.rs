@@ -18,7 +18,7 @@ use anyhow::{Result, bail, ensure};
 use bytemuck::Zeroable;
 use flashnet::kernels::{self, AdamStep};
 use flashnet::mnist::{Dataset, PIXELS, to_input};
-use flashnet::tutorial::{Layers, MAX_BATCH, Model, Params};
+use flashnet::tutorial::{DeferredGrads, Layers, MAX_BATCH, Model, Params};
 use flashnet::{Adam, AdamState, Metrics, Noise, Params as _, StepStats, Workspace};
 use rand_core::Rng;
 use rayon::prelude::*;
@@ -44,7 +44,7 @@ fn kernel(p: &mut Params) -> &mut [[f32; OUT]; IN] {
 /// One shard's gradient (all but the first kernel's, see [`ParallelTrainer`]) and activations.
 #[derive(Zeroable)]
 struct Shard {
-    grads: Params,
+    grads: DeferredGrads,
     ws: Workspace<Layers, 10, SHARD>,
     stats: StepStats,
     metrics: Metrics<10>,
@@ -226,7 +226,7 @@ impl ParallelTrainer {
         for t in 1..Params::TENSORS {
             let mut grads: [&[f32]; MAX_SHARDS] = [&[]; MAX_SHARDS];
             for (g, sh) in grads.iter_mut().zip(&self.shards[..used]) {
-                *g = sh.grads.tensor(t);
+                *g = sh.grads.tensor(t - 1);
             }
             let grads = &grads[..used];
             let (w, m, v) = (self.params.tensor_mut(t), m.tensor_mut(t), v.tensor_mut(t));

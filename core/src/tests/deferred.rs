@@ -5,7 +5,7 @@ use std::vec::Vec;
 
 use bytemuck::zeroed_box;
 
-use super::util::{fill_uniform, flat, rng};
+use super::util::{fill_uniform, rng};
 use crate::model::Workspace;
 use crate::noise::Noise;
 use crate::params::Params;
@@ -44,29 +44,36 @@ fn deferred_gradients_are_the_bits_of_gradients() {
             .gradients(&params, &mut want, &mut ws, n, noise, 0.25)
             .unwrap();
 
-        let mut got = zeroed_box::<tutorial::Params>();
-        got.visit_mut(&mut |t| t.fill(55.0));
+        let mut got = zeroed_box::<tutorial::DeferredGrads>();
         let deferred = model
             .gradients_deferred(&params, &mut got, &mut ws, n, noise, 0.25)
             .unwrap();
         assert_eq!(bits(&[deferred.0]), bits(&[stats.0]));
         assert_eq!(deferred.1, stats.1);
-        // Everything but the first kernel, which is left as it was.
-        assert!(got.1.0.kernel.as_flattened().iter().all(|&g| g == 55.0));
+        // Every tensor but the first kernel, which is the model's tensor 0.
         assert_eq!(
-            bits(&flat(&*got)[784 * 128..]),
-            bits(&flat(&*want)[784 * 128..])
+            tutorial::DeferredGrads::TENSORS,
+            tutorial::Params::TENSORS - 1
         );
+        for t in 0..tutorial::DeferredGrads::TENSORS {
+            assert_eq!(bits(got.tensor(t)), bits(want.tensor(t + 1)), "tensor {t}");
+        }
+        assert!(got.tensor(tutorial::DeferredGrads::TENSORS).is_empty());
 
         // The first kernel, in uneven ranges of rows (and an empty one).
+        let mut kernel = zeroed_box::<[[f32; 128]; 784]>();
         let cuts = [0, 3, 3, 64, 401, 784];
         for w in cuts.windows(2) {
             let rows = w[0]..w[1];
             model
-                .first_kernel_gradient(&ws, n, rows.clone(), &mut got.1.0.kernel[rows])
+                .first_kernel_gradient(&ws, n, rows.clone(), &mut kernel[rows])
                 .unwrap();
         }
-        assert_eq!(bits(&flat(&*got)), bits(&flat(&*want)), "batch of {n}");
+        assert_eq!(
+            bits(kernel.as_flattened()),
+            bits(want.tensor(0)),
+            "batch of {n}"
+        );
     }
 }
 
