@@ -9,7 +9,8 @@ type Same =
 
 fn main() {
     let model: Model = tutorial::model(tutorial::DROPOUT);
-    let _same: Classifier<Same, 10> = Classifier::new(sequential![
+    // `Layers` is written as `Flatten → Dense → Tail`; the flat list is the same type.
+    let _same: Model = Classifier::<Same, 10>::new(sequential![
         Flatten::new(),
         Dense::new(),
         Relu::new(),
