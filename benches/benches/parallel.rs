@@ -48,8 +48,6 @@ fn bench(c: &mut Criterion) {
         .inspect_err(|e| eprintln!("parallel/*/mnist_test rows: skipped: {e}"))
         .ok();
 
-    let mut t = ParallelTrainer::new(Adam::default());
-    t.init(&model, &mut rng);
     let mut counts = vec![1];
     if default_threads() > 1 {
         counts.push(default_threads());
@@ -67,6 +65,9 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("parallel");
     for &threads in &counts {
         let workers = Workers::new(threads).expect("a worker pool");
+        // The same initial weights for every thread count; the first layer split among them.
+        let mut t = ParallelTrainer::new(Adam::default(), threads);
+        t.init(&model, &mut rng.clone());
         g.throughput(Throughput::Elements(BATCH as u64));
         for &(data, set) in &sets {
             let (images, labels) = (set.images.as_slice(), set.labels.as_slice());

@@ -28,8 +28,8 @@ pub type Model = Classifier<Layers, 10>;
 /// Its weights: `((), ((kernel, bias), ((), ((), (kernel, bias)))))` in layer order.
 pub type Params = <Layers as crate::Layer>::Params;
 
-/// The gradients of [`Model::gradients_deferred`](crate::Classifier::gradients_deferred):
-/// all but the first kernel's.
+/// The gradients of [`Model::tail_gradients`](crate::Classifier::tail_gradients): all but the
+/// first kernel's.
 pub type DeferredGrads = crate::deferred::DeferredGrads<128, <Tail as crate::Layer>::Params>;
 
 /// Largest batch the host's training workspace is built for (Keras' default batch is 32).

@@ -72,13 +72,13 @@ pub fn fnv1a(bytes: &[u8]) -> u64 {
 pub fn save(
     dir: &Path,
     model: &tutorial::Model,
-    t: &ParallelTrainer,
+    t: &mut ParallelTrainer,
     settings: &Settings,
     pos: &Position,
 ) -> Result<()> {
     use flashnet::Params as _;
     ensure!(
-        t.params.all_finite(),
+        t.params().all_finite(),
         "refusing to checkpoint non-finite weights"
     );
     let state = State {
@@ -88,7 +88,7 @@ pub fn save(
         loss_sum: pos.running.loss_sum,
         correct: pos.running.correct,
         count: pos.running.count,
-        adam_iterations: t.adam.iterations,
+        adam_iterations: t.adam().iterations,
         history: pos
             .history
             .epochs
@@ -104,13 +104,10 @@ pub fn save(
     let mut meta = HashMap::new();
     meta.insert(FORMAT_KEY.to_string(), FORMAT.to_string());
     meta.insert(STATE_KEY.to_string(), serde_json::to_string(&state)?);
+    let (params, adam) = t.state();
     let bytes = model_file::encode(
         model,
-        &[
-            ("", &t.params),
-            ("adam/m/", &t.adam.m),
-            ("adam/v/", &t.adam.v),
-        ],
+        &[("", params), ("adam/m/", &adam.m), ("adam/v/", &adam.v)],
         meta,
     )?;
     atomic::write(&path(dir), &bytes)
@@ -188,13 +185,14 @@ fn parse(
         state.adam_iterations
     );
     model_file::check_names(&st, model, &["", "adam/m/", "adam/v/"])?;
-    t.params = model_file::read_params(&st, model, "")?;
-    t.adam.m = *model_file::read_params(&st, model, "adam/m/")?;
-    t.adam.v = *model_file::read_params(&st, model, "adam/v/")?;
-    t.adam.iterations = state.adam_iterations;
+    let (params, adam) = t.state_mut();
+    *params = *model_file::read_params(&st, model, "")?;
+    adam.m = *model_file::read_params(&st, model, "adam/m/")?;
+    adam.v = *model_file::read_params(&st, model, "adam/v/")?;
+    adam.iterations = state.adam_iterations;
     // Adam's second moments are running means of squares.
     for i in 0..tutorial::Params::TENSORS {
-        if let Some(v) = t.adam.v.tensor(i).iter().find(|v| v.is_nan() || **v < 0.0) {
+        if let Some(v) = adam.v.tensor(i).iter().find(|v| v.is_nan() || **v < 0.0) {
             bail!("Adam's second moment holds {v}: it must be zero or positive");
         }
     }

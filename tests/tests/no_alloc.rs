@@ -46,7 +46,7 @@ fn training_steps_do_not_allocate() {
     let (img, lab) = support::idx_files(640, 9);
     let set = Dataset::new(Images::parse(&img).unwrap(), Labels::parse(&lab).unwrap()).unwrap();
     let model = tutorial::model(0.2);
-    let mut t = ParallelTrainer::new(Adam::default());
+    let mut t = ParallelTrainer::new(Adam::default(), 2);
     t.init(&model, &mut rand_pcg::Pcg32::seed_from_u64(1));
     let workers = Workers::new(2).unwrap();
     let (images, labels) = (set.images.as_slice(), set.labels.as_slice());

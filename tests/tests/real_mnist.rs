@@ -24,7 +24,7 @@ fn one_epoch_on_half_of_mnist_learns_and_round_trips() {
     assert_eq!((train.len(), test.len()), (60_000, 10_000));
 
     let model = tutorial::model(tutorial::DROPOUT);
-    let mut t = ParallelTrainer::new(Adam::default());
+    let mut t = ParallelTrainer::new(Adam::default(), 2);
     t.init(&model, &mut rand_pcg::Pcg32::seed_from_u64(42));
     let subset = train.slice(0..30_000);
     let settings = Settings {
@@ -60,7 +60,13 @@ fn one_epoch_on_half_of_mnist_learns_and_round_trips() {
 
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("m.safetensors");
-    model_file::save(&path, &model, &t.params, &serde_json::json!({"test": true})).unwrap();
+    model_file::save(
+        &path,
+        &model,
+        t.params(),
+        &serde_json::json!({"test": true}),
+    )
+    .unwrap();
     let loaded = model_file::load(&path).unwrap();
     let flat = |p: &tutorial::Params| {
         let mut v = Vec::new();
@@ -68,7 +74,7 @@ fn one_epoch_on_half_of_mnist_learns_and_round_trips() {
         v
     };
     assert!(
-        flat(&loaded.params) == flat(&t.params),
+        flat(&loaded.params) == flat(t.params()),
         "weights changed in the round trip"
     );
     // The single-threaded evaluator agrees with the parallel one.

@@ -47,8 +47,12 @@ fn run(
         .unwrap()
 }
 
-fn fresh(cfg: &FitConfig<'_>) -> ParallelTrainer {
-    let mut t = ParallelTrainer::new(Adam::with_learning_rate(cfg.settings.learning_rate));
+/// A trainer with fresh weights, its first layer split between `threads` threads.
+fn fresh(cfg: &FitConfig<'_>, threads: usize) -> ParallelTrainer {
+    let mut t = ParallelTrainer::new(
+        Adam::with_learning_rate(cfg.settings.learning_rate),
+        threads,
+    );
     let model = tutorial::model(cfg.settings.dropout);
     t.init(
         &model,
@@ -70,14 +74,16 @@ fn same_model_for_any_thread_count_and_batch_shape() {
         interrupt: None,
     };
     let mut results = Vec::new();
+    // 1, 2 and 3 threads split the first layer's columns as 128, 64 + 64 and 48 + 48 + 32.
     for threads in [1, 2, 3] {
-        let mut t = fresh(&cfg);
+        let mut t = fresh(&cfg, threads);
         let mut pos = Position::default();
         assert_eq!(
             run(threads, &mut t, &cfg, &train, &val, &mut pos),
             Stop::Finished
         );
-        results.push((flat(&t.params), flat(&t.adam.m), pos.history.epochs.clone()));
+        let (params, adam) = t.state();
+        results.push((flat(params), flat(&adam.m), pos.history.epochs.clone()));
     }
     assert!(results[0] == results[1], "1 and 2 threads differ");
     assert!(results[0] == results[2], "1 and 3 threads differ");
@@ -101,7 +107,7 @@ fn resumed_run_is_bitwise_identical_to_an_uninterrupted_one() {
         interrupt: None,
     };
 
-    let mut straight = fresh(&base);
+    let mut straight = fresh(&base, 2);
     let mut straight_pos = Position::default();
     run(2, &mut straight, &base, &train, &val, &mut straight_pos);
 
@@ -117,7 +123,7 @@ fn resumed_run_is_bitwise_identical_to_an_uninterrupted_one() {
             interrupt: None,
         }
     };
-    let mut t = fresh(&cfg);
+    let mut t = fresh(&cfg, 1);
     let mut pos = Position::default();
     assert_eq!(
         run(1, &mut t, &cfg, &train, &val, &mut pos),
@@ -126,33 +132,33 @@ fn resumed_run_is_bitwise_identical_to_an_uninterrupted_one() {
     let model = tutorial::model(cfg.settings.dropout);
     let mut stops = 0;
     loop {
-        let mut t = ParallelTrainer::new(Adam::with_learning_rate(cfg.settings.learning_rate));
-        let mut pos = checkpoint::load(dir.path(), &model, &mut t, &cfg.settings).unwrap();
         stops += 1;
+        let threads = if stops % 2 == 0 { 1 } else { 2 };
+        let mut t = ParallelTrainer::new(
+            Adam::with_learning_rate(cfg.settings.learning_rate),
+            threads,
+        );
+        let mut pos = checkpoint::load(dir.path(), &model, &mut t, &cfg.settings).unwrap();
         // Let later runs go further before stopping: interrupt only on the first two resumes.
         let keep_going = AtomicBool::new(false);
         let cfg = FitConfig {
             interrupt: Some(if stops > 2 { &keep_going } else { &stop_now }),
             ..clone(&cfg)
         };
-        match run(
-            if stops % 2 == 0 { 1 } else { 2 },
-            &mut t,
-            &cfg,
-            &train,
-            &val,
-            &mut pos,
-        ) {
+        match run(threads, &mut t, &cfg, &train, &val, &mut pos) {
             Stop::Finished => {
+                let (params, adam) = t.state();
+                let (straight_params, straight_adam) = straight.state();
                 assert!(
-                    flat(&t.params) == flat(&straight.params),
+                    flat(params) == flat(straight_params),
                     "weights differ after resuming"
                 );
                 assert!(
-                    flat(&t.adam.v) == flat(&straight.adam.v),
+                    flat(&adam.m) == flat(&straight_adam.m)
+                        && flat(&adam.v) == flat(&straight_adam.v),
                     "Adam state differs"
                 );
-                assert_eq!(t.adam.iterations, straight.adam.iterations);
+                assert_eq!(adam.iterations, straight_adam.iterations);
                 assert_eq!(pos.history.epochs, straight_pos.history.epochs);
                 break;
             }
@@ -181,12 +187,12 @@ fn checkpoint_refuses_other_settings() {
         checkpoint: Some(dir.path().into()),
         interrupt: None,
     };
-    let mut t = fresh(&cfg);
+    let mut t = fresh(&cfg, 1);
     run(1, &mut t, &cfg, &train, &train, &mut Position::default());
     let model = tutorial::model(0.2);
     let mut other = cfg.settings.clone();
     other.batch_size = 64;
-    let mut t2 = ParallelTrainer::new(Adam::default());
+    let mut t2 = ParallelTrainer::new(Adam::default(), 1);
     let err = checkpoint::load(dir.path(), &model, &mut t2, &other)
         .err()
         .unwrap();

@@ -281,6 +281,40 @@ proptest! {
         }
     }
 
+    /// Columns `j₀..j₁` of `A·B + bias` and of `Aᵀ·dY` are the same bits when computed from
+    /// those columns of `B` (and `dY`) alone, copied contiguous, on every path: a host may split
+    /// a layer between cores by output columns, each core holding its columns of the kernel as a
+    /// panel, and train the same model as one core.
+    #[test]
+    fn matmul_columns_are_independent_bitwise(
+        (m, k, n, a, b, bias, dy, cut) in dims().prop_flat_map(|(m, k, n)| {
+            (Just(m), Just(k), Just(n), data(m * k), data(k * n), data(n), data(m * n), (0..=n, 0..=n))
+        })
+    ) {
+        let (j0, j1) = (cut.0.min(cut.1), cut.0.max(cut.1));
+        let w = j1 - j0;
+        let cols = |x: &[f32], rows: usize| -> Vec<f32> {
+            (0..rows).flat_map(|r| x[r * n + j0..r * n + j1].to_vec()).collect()
+        };
+        let paths: Vec<&dyn Kernels> = std::iter::once(&Portable as &dyn Kernels)
+            .chain(simd_paths())
+            .collect();
+        for kern in paths {
+            let mut whole = std::vec![0.0; m * n];
+            kern.matmul_bias(m, k, n, &a, &b, &bias, &mut whole);
+            let mut part = std::vec![POISON; m * w + 3];
+            kern.matmul_bias(m, k, w, &a, &cols(&b, k), &bias[j0..j1], &mut part);
+            assert_bitwise("matmul_bias columns", kern.path(), &part[..m * w], &cols(&whole, m))?;
+            prop_assert!(part[m * w..].iter().all(|&v| v == POISON), "wrote past C");
+            let mut whole = std::vec![0.0; k * n];
+            kern.matmul_tn(m, k, n, &a, &dy, &mut whole);
+            let mut part = std::vec![POISON; k * w + 3];
+            kern.matmul_tn(m, k, w, &a, &cols(&dy, m), &mut part);
+            assert_bitwise("matmul_tn columns", kern.path(), &part[..k * w], &cols(&whole, k))?;
+            prop_assert!(part[k * w..].iter().all(|&v| v == POISON), "wrote past C");
+        }
+    }
+
     /// `matmul_tn_strided` over columns `p₀..p₁` of `A` (its rows `k` apart) gives rows
     /// `p₀..p₁` of the whole `matmul_tn`, bit for bit, on every path, and writes nothing past
     /// them: a host may compute a weight gradient's rows in any ranges.

@@ -82,7 +82,10 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         labels_fnv: checkpoint::fnv1a(train.labels.as_slice()),
     };
     let workers = Workers::new(args.threads.map_or_else(default_threads, |t| t as usize))?;
-    let mut trainer = ParallelTrainer::new(Adam::with_learning_rate(args.learning_rate));
+    let mut trainer = ParallelTrainer::new(
+        Adam::with_learning_rate(args.learning_rate),
+        workers.threads(),
+    );
     let mut pos = match &args.resume {
         Some(dir) => {
             let pos = checkpoint::load(dir, &model, &mut trainer, &settings)?;
@@ -175,7 +178,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         "test_loss": test_metrics.loss(),
         "train_samples": train.len(),
     });
-    model_file::save(&args.out, &model, &trainer.params, &facts)?;
+    model_file::save(&args.out, &model, trainer.params(), &facts)?;
     let text = serde_json::to_string_pretty(&history_json).context("cannot encode the history")?;
     atomic::write(&args.history, text.as_bytes())?;
     let plot_files = write_plots(args, &history, &test_metrics)?;

@@ -1,14 +1,15 @@
 //! Data-parallel training on the host. A batch is cut into shards of [`SHARD`] samples; each
-//! shard's gradient is computed on a worker thread, and the shards are summed in shard order
-//! inside the Adam update. The cut depends on the batch alone, never on the number of threads,
-//! so results are bitwise identical for any `--threads` and any run with the same seed.
+//! shard's pass through the layers after the first is computed on a worker thread, and the
+//! shards' gradients are summed in shard order inside the Adam update. The cut depends on the
+//! batch alone, never on the number of threads, so results are bitwise identical for any
+//! `--threads` and any run with the same seed.
 //!
-//! The first layer's kernel gradient (784 × 128, four fifths of the weights) is computed apart,
-//! after the shards' passes: each thread takes a range of its rows, computes them for every
-//! shard and applies Adam to them at once. That gradient then never leaves the core that
-//! computed it. When each shard's thread computed its whole gradient, the Adam update read half
-//! of it from the other core's cache, and that core's next gradient had to take its lines back:
-//! two-thread steps were 1.2× faster than one-thread steps instead of nearer 2×.
+//! The first layer (784 × 128, 99% of the weights and of the work) is split by output
+//! columns instead (module `columns`): each thread computes its columns of that layer for the whole
+//! batch, then, after the shards' passes, its columns of the kernel's gradient, and updates
+//! them. Each part of the kernel and of its Adam moments is then read and written by one core
+//! only. When every shard's forward read the whole kernel, Adam's stores had to take half of it
+//! back from the other core's cache each step (docs/kernel-notes.md).
 //!
 //! Workers are a rayon pool, whose idle threads block instead of spinning; everything is
 //! allocated once in [`ParallelTrainer::new`], and a training step allocates nothing (see
@@ -17,13 +18,16 @@
 use anyhow::{Result, bail, ensure};
 use bytemuck::Zeroable;
 use flashnet::kernels::{self, AdamStep};
-use flashnet::mnist::{Dataset, PIXELS, to_input};
+use flashnet::mnist::{Dataset, PIXELS};
 use flashnet::tutorial::{DeferredGrads, Layers, MAX_BATCH, Model, Params};
 use flashnet::{Adam, AdamState, Metrics, Noise, Params as _, StepStats, Workspace};
 use rand_core::Rng;
 use rayon::prelude::*;
 
 use crate::eval;
+
+mod columns;
+use columns::Columns;
 
 /// Samples per shard.
 pub const SHARD: usize = 16;
@@ -32,16 +36,7 @@ pub const MAX_SHARDS: usize = MAX_BATCH / SHARD;
 /// Inputs and outputs of the first layer (its kernel is `IN × OUT`).
 const IN: usize = PIXELS;
 const OUT: usize = 128;
-/// Threads split the first kernel's rows at multiples of this many (4 KiB of each tensor).
-const ROW_ALIGN: usize = 8;
-
-/// The first layer's kernel in `p`, typed so that a model whose first layer is not
-/// `Dense<IN, OUT>` does not compile.
-fn kernel(p: &mut Params) -> &mut [[f32; OUT]; IN] {
-    &mut p.1.0.kernel
-}
-
-/// One shard's gradient (all but the first kernel's, see [`ParallelTrainer`]) and activations.
+/// One shard's gradient (all but the first kernel's, see [`columns`]) and activations.
 #[derive(Zeroable)]
 struct Shard {
     grads: DeferredGrads,
@@ -89,34 +84,40 @@ pub fn default_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
+/// Which copy of the first kernel and its moments is current: the model's (`params`, `adam`)
+/// or the threads' panels ([`Columns`]).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Current {
+    Both,
+    Model,
+    Columns,
+}
+
 /// Weights, Adam state and per-shard buffers. Its methods use the rayon pool they are called
 /// from: call them inside [`Workers::run`].
 pub struct ParallelTrainer {
-    pub params: Box<Params>,
-    pub adam: Box<AdamState<Params>>,
+    params: Box<Params>,
+    adam: Box<AdamState<Params>>,
     pub optimizer: Adam,
     shards: Vec<Box<Shard>>,
-    /// The shards' first-kernel gradients, laid out so that any split of the kernel's rows
-    /// into thread ranges `r₀..r₁` owns one contiguous piece, `[r₀·MAX_SHARDS .. r₁·MAX_SHARDS]`
-    /// rows long, holding shard `s`'s rows `r₀..r₁` at `s·(r₁ − r₀)`.
-    first_grads: Box<FirstGrads>,
+    /// The first layer's columns, a range per thread.
+    columns: Vec<Columns>,
+    current: Current,
 }
 
-/// Room for every shard's first-kernel gradient, on a cache line boundary (the kernels' vector
-/// loads and stores of its rows would straddle two lines otherwise, costing Adam a third).
-#[derive(Zeroable)]
-#[repr(C, align(64))]
-struct FirstGrads([[f32; OUT]; IN * MAX_SHARDS]);
-
 impl ParallelTrainer {
-    /// Zeroed state.
-    pub fn new(optimizer: Adam) -> Self {
+    /// Zeroed state, with the first layer split between `threads` threads.
+    pub fn new(optimizer: Adam, threads: usize) -> Self {
         ParallelTrainer {
             params: bytemuck::zeroed_box(),
             adam: bytemuck::zeroed_box(),
             optimizer,
             shards: (0..MAX_SHARDS).map(|_| bytemuck::zeroed_box()).collect(),
-            first_grads: bytemuck::zeroed_box(),
+            columns: columns::split(threads)
+                .into_iter()
+                .map(Columns::new)
+                .collect(),
+            current: Current::Both,
         }
     }
 
@@ -124,6 +125,42 @@ impl ParallelTrainer {
     pub fn init<R: Rng + ?Sized>(&mut self, model: &Model, rng: &mut R) {
         model.init(&mut self.params, rng);
         bytemuck::write_zeroes(&mut *self.adam);
+        self.current = Current::Model;
+    }
+
+    /// The weights.
+    pub fn params(&mut self) -> &Params {
+        self.sync_model();
+        &self.params
+    }
+
+    /// Adam's state.
+    pub fn adam(&mut self) -> &AdamState<Params> {
+        self.sync_model();
+        &self.adam
+    }
+
+    /// The weights and Adam's state.
+    pub fn state(&mut self) -> (&Params, &AdamState<Params>) {
+        self.sync_model();
+        (&self.params, &self.adam)
+    }
+
+    /// The weights and Adam's state, to change (a checkpoint being loaded).
+    pub fn state_mut(&mut self) -> (&mut Params, &mut AdamState<Params>) {
+        self.sync_model();
+        self.current = Current::Model;
+        (&mut self.params, &mut self.adam)
+    }
+
+    /// Brings the model's copy of the first kernel up to date.
+    fn sync_model(&mut self) {
+        if self.current == Current::Columns {
+            for c in &self.columns {
+                c.store(&mut self.params, &mut self.adam);
+            }
+            self.current = Current::Both;
+        }
     }
 
     /// One Adam step on the batch `images` with its `labels` (the same length, `1..=MAX_BATCH`).
@@ -141,20 +178,35 @@ impl ParallelTrainer {
         if labels.len() != n {
             bail!("a batch of {n} images has {} labels", labels.len());
         }
+        if self.current == Current::Model {
+            for c in &mut self.columns {
+                c.load(&self.params, &self.adam);
+            }
+        }
+        self.current = Current::Columns;
+        let params: &Params = &self.params;
+        // Each thread: its columns of the first layer, for the whole batch.
+        self.columns
+            .par_iter_mut()
+            .for_each(|c| c.forward(model, params, images));
+        // Each shard: the rest of the network, forward and backward.
         let used = n.div_ceil(SHARD);
         let scale = 1.0 / n as f32;
-        let params: &Params = &self.params;
+        let columns = &self.columns;
         self.shards[..used]
             .par_iter_mut()
             .enumerate()
             .try_for_each(|(k, sh)| -> Result<()> {
                 let (lo, hi) = (k * SHARD, n.min((k + 1) * SHARD));
-                for (dst, src) in sh.ws.input.iter_mut().zip(&images[lo..hi]) {
-                    to_input(src, dst);
+                let out = sh.ws.first_layer_output_mut();
+                for c in columns {
+                    for (i, row) in out[..hi - lo].iter_mut().enumerate() {
+                        row[c.cols.clone()].copy_from_slice(c.row(lo + i));
+                    }
                 }
                 sh.ws.labels[..hi - lo].copy_from_slice(&labels[lo..hi]);
                 let noise = noise.skip(lo as u32);
-                let (loss_sum, correct) = model.gradients_deferred(
+                let (loss_sum, correct) = model.tail_gradients(
                     params,
                     &mut sh.grads,
                     &mut sh.ws,
@@ -167,7 +219,11 @@ impl ParallelTrainer {
             })?;
         self.adam.iterations += 1;
         let step = self.optimizer.step_constants(self.adam.iterations);
-        self.update_first_kernel(model, n, step)?;
+        // Each thread: its columns of the first kernel's gradient, and their update.
+        let shards = &self.shards[..used];
+        self.columns
+            .par_iter_mut()
+            .for_each(|c| c.update(model, shards, n, step));
         self.update(used, step);
         let mut total = StepStats::default();
         for sh in &self.shards[..used] {
@@ -177,48 +233,11 @@ impl ParallelTrainer {
         Ok(total)
     }
 
-    /// The first kernel's gradient and Adam update: each thread computes a range of its rows
-    /// for every shard of the batch of `n` samples, then updates those rows with the shards'
-    /// parts summed in shard order.
-    fn update_first_kernel(&mut self, model: &Model, n: usize, step: AdamStep) -> Result<()> {
-        let used = n.div_ceil(SHARD);
-        let shards = &self.shards[..used];
-        // Elementwise work over rows that each gradient gets the same bits for in any range:
-        // how they are split changes nothing in the result. One range per thread, the same
-        // every step, so that each core keeps its rows of everything in its own cache.
-        let per = IN
-            .div_ceil(rayon::current_num_threads())
-            .next_multiple_of(ROW_ALIGN);
-        let w = kernel(&mut self.params).as_flattened_mut();
-        let m = kernel(&mut self.adam.m).as_flattened_mut();
-        let v = kernel(&mut self.adam.v).as_flattened_mut();
-        self.first_grads
-            .0
-            .par_chunks_mut(per * MAX_SHARDS)
-            .zip(w.par_chunks_mut(per * OUT))
-            .zip(m.par_chunks_mut(per * OUT))
-            .zip(v.par_chunks_mut(per * OUT))
-            .enumerate()
-            .try_for_each(|(part, (((grads, w), m), v))| -> Result<()> {
-                let rows = part * per..part * per + w.len() / OUT;
-                let mut parts: [&[f32]; MAX_SHARDS] = [&[]; MAX_SHARDS];
-                let mut grads = grads.chunks_exact_mut(rows.len());
-                for ((k, sh), p) in shards.iter().enumerate().zip(&mut parts) {
-                    let g = grads.next().expect("a piece per shard");
-                    let len = n.min((k + 1) * SHARD) - k * SHARD;
-                    model.first_kernel_gradient(&sh.ws, len, rows.clone(), g)?;
-                    *p = g.as_flattened();
-                }
-                kernels::adam_sum(w, &parts[..used], m, v, step);
-                Ok(())
-            })
-    }
-
     /// Sums the first `used` shards' gradients (in shard order) and applies Adam to every
-    /// tensor but the first kernel ([`Self::update_first_kernel`]).
+    /// tensor but the first kernel ([`Columns::update`]).
     fn update(&mut self, used: usize, step: AdamStep) {
         let AdamState { m, v, .. } = &mut *self.adam;
-        // Tensor 0 is the first kernel, which `update_first_kernel` updated.
+        // Tensor 0 is the first kernel, which the columns' threads updated.
         debug_assert!(std::ptr::eq(
             self.params.tensor(0),
             self.params.1.0.kernel.as_flattened()
@@ -238,6 +257,7 @@ impl ParallelTrainer {
     /// Loss, accuracy and confusion matrix on `set`, in inference mode. The set is cut into
     /// [`MAX_SHARDS`] parts summed in order, so the result does not depend on the thread count.
     pub fn evaluate(&mut self, model: &Model, set: &Dataset<'_>) -> Result<Metrics<10>> {
+        self.sync_model();
         let (images, labels) = (set.images.as_slice(), set.labels.as_slice());
         let part = eval::part_len(set.len());
         let params: &Params = &self.params;
