@@ -177,9 +177,9 @@ where
 
     /// Columns `cols` of the first `Dense` kernel's gradient (`Xᵀ·∂L/∂h` over the inputs
     /// `x`), into `out` (`I` rows of `cols.len()`), with `scratch` room for `x.len()` rows of
-    /// `cols.len()`, and `dh` the first layer's output gradient of the same samples
-    /// ([`Workspace::first_layer_output_grad`]): the same bits as those columns of
-    /// [`Classifier::gradients`]' result.
+    /// `cols.len()` (unused if `cols` is all of them), and `dh` the first layer's output
+    /// gradient of the same samples ([`Workspace::first_layer_output_grad`]): the same bits
+    /// as those columns of [`Classifier::gradients`]' result.
     ///
     /// # Panics
     /// If `cols` reaches past `O`, `dh` is shorter than `x`, or `out` or `scratch` is
@@ -197,12 +197,19 @@ where
             cols.start <= cols.end && cols.end <= O,
             "first_kernel_columns_gradient: columns {cols:?} of {O}"
         );
-        let dh_cols = &mut scratch[..n * width];
-        if width > 0 {
-            for (d, row) in dh_cols.chunks_exact_mut(width).zip(&dh[..n]) {
-                d.copy_from_slice(&row[cols.clone()]);
+        let dh = &dh[..n];
+        let dh_cols: &[f32] = if width == O {
+            // All of them: the rows are contiguous already.
+            dh.as_flattened()
+        } else {
+            let copy = &mut scratch[..n * width];
+            if width > 0 {
+                for (d, row) in copy.chunks_exact_mut(width).zip(dh) {
+                    d.copy_from_slice(&row[cols.clone()]);
+                }
             }
-        }
+            copy
+        };
         kernels::matmul_tn(
             n,
             I,
