@@ -77,8 +77,9 @@ pub fn save(
     pos: &Position,
 ) -> Result<()> {
     use flashnet::Params as _;
+    let (params, adam) = t.state();
     ensure!(
-        t.params().all_finite(),
+        params.all_finite(),
         "refusing to checkpoint non-finite weights"
     );
     let state = State {
@@ -88,7 +89,7 @@ pub fn save(
         loss_sum: pos.running.loss_sum,
         correct: pos.running.correct,
         count: pos.running.count,
-        adam_iterations: t.adam().iterations,
+        adam_iterations: adam.iterations,
         history: pos
             .history
             .epochs
@@ -104,7 +105,6 @@ pub fn save(
     let mut meta = HashMap::new();
     meta.insert(FORMAT_KEY.to_string(), FORMAT.to_string());
     meta.insert(STATE_KEY.to_string(), serde_json::to_string(&state)?);
-    let (params, adam) = t.state();
     let bytes = model_file::encode(
         model,
         &[("", params), ("adam/m/", &adam.m), ("adam/v/", &adam.v)],

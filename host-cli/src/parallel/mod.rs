@@ -5,9 +5,9 @@
 //! `--threads` and any run with the same seed.
 //!
 //! The first layer (784 × 128, 99% of the weights and of the work) is split by output
-//! columns instead (module `columns`): each thread computes its columns of that layer for the whole
-//! batch, then, after the shards' passes, its columns of the kernel's gradient, and updates
-//! them. Each part of the kernel and of its Adam moments is then read and written by one core
+//! columns instead (module `columns`): each thread computes its columns of that layer for the
+//! whole batch, then, after the shards' passes, its columns of the kernel's gradient, and
+//! updates them. Each part of the kernel and of its Adam moments is then read and written by one core
 //! only. When every shard's forward read the whole kernel, Adam's stores had to take half of it
 //! back from the other core's cache each step (docs/kernel-notes.md).
 //!
@@ -36,6 +36,7 @@ pub const MAX_SHARDS: usize = MAX_BATCH / SHARD;
 /// Inputs and outputs of the first layer (its kernel is `IN × OUT`).
 const IN: usize = PIXELS;
 const OUT: usize = 128;
+
 /// One shard's gradient (all but the first kernel's, see [`columns`]) and activations.
 #[derive(Zeroable)]
 struct Shard {
@@ -88,8 +89,11 @@ pub fn default_threads() -> usize {
 /// or the threads' panels ([`Columns`]).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Current {
+    /// Both hold the same values.
     Both,
+    /// The model's: it was initialized or loaded since the last step.
     Model,
+    /// The panels': steps were taken since the model's copy was last brought up to date.
     Columns,
 }
 
@@ -132,12 +136,6 @@ impl ParallelTrainer {
     pub fn params(&mut self) -> &Params {
         self.sync_model();
         &self.params
-    }
-
-    /// Adam's state.
-    pub fn adam(&mut self) -> &AdamState<Params> {
-        self.sync_model();
-        &self.adam
     }
 
     /// The weights and Adam's state.
