@@ -148,38 +148,6 @@ impl<M: Layer<Output = [f32; C]>, const C: usize> Classifier<M, C> {
         noise: Noise,
         grad_scale: f32,
     ) -> Result<(f32, u32), Error> {
-        let stats = self.training_forward(params, ws, n, noise, grad_scale)?;
-        let Workspace {
-            input,
-            logits,
-            dlogits,
-            buffers,
-            ..
-        } = ws;
-        self.layers.backward(
-            params,
-            &input[..n],
-            &logits[..n],
-            &dlogits[..n],
-            buffers,
-            None,
-            grads,
-        );
-        Ok(stats)
-    }
-}
-
-impl<M: Layer<Output = [f32; C]>, const C: usize> Classifier<M, C> {
-    /// The training forward of [`Classifier::gradients`] and its loss: fills `ws.logits[..n]`
-    /// and `ws.dlogits[..n]` (`grad_scale · ∂loss/∂logits`), returns `(loss_sum, correct)`.
-    pub(crate) fn training_forward<const B: usize>(
-        &self,
-        params: &M::Params,
-        ws: &mut Workspace<M, C, B>,
-        n: usize,
-        noise: Noise,
-        grad_scale: f32,
-    ) -> Result<(f32, u32), Error> {
         check_batch::<B>(n)?;
         let Workspace {
             input,
@@ -191,7 +159,18 @@ impl<M: Layer<Output = [f32; C]>, const C: usize> Classifier<M, C> {
         } = ws;
         self.layers
             .forward(params, &input[..n], &mut logits[..n], buffers, Some(noise));
-        sparse_categorical_crossentropy(&logits[..n], &labels[..n], grad_scale, dlogits)
+        let stats =
+            sparse_categorical_crossentropy(&logits[..n], &labels[..n], grad_scale, dlogits)?;
+        self.layers.backward(
+            params,
+            &input[..n],
+            &logits[..n],
+            &dlogits[..n],
+            buffers,
+            None,
+            grads,
+        );
+        Ok(stats)
     }
 }
 
