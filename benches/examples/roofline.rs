@@ -10,6 +10,12 @@
 //! It prints the median (and best) time per call, GFLOP/s and the ratio to the peak loop's
 //! median (and best). The FLOP count is that of the dense shape, `2·m·k·n`.
 //!
+//! `--race` runs the same rows as `--check`, but pairs each SIMD row with `gemm`'s on the same
+//! shape in warm caches: each round times [`RACE_CALLS`] calls of one after a warm-up call, then
+//! the same of the other (the order alternates), and it prints the median of the rounds'
+//! throughput ratios and how many rounds each won: the same-run comparison criterion's separate
+//! warm loops make, without the drift between them.
+//!
 //! `--check` runs only the dense rows of the three training products (forward, weight gradient,
 //! input gradient) of every SIMD path and of `gemm`, and fails unless each path reaches
 //! [`CHECK_MIN_VS_GEMM`] of `gemm`'s throughput in the same run: a ratio within one run, which
@@ -78,8 +84,9 @@ fn mnist_test_images() -> Result<Vec<[u8; 784]>, String> {
 fn main() {
     let filter = std::env::args().nth(1).unwrap_or_default();
     let check = filter == "--check";
+    let race = filter == "--race";
     let selected = |name: &str| {
-        if check {
+        if check || race {
             check_row(name)
         } else {
             name.contains(&filter)
@@ -258,6 +265,10 @@ fn main() {
             }),
         );
     }
+    if race {
+        race_against_gemm(&mut rows);
+        return;
+    }
     // Warm up, then round-robin: each round calls every row a few times and keeps the mean.
     for r in rows.iter_mut() {
         for _ in 0..50 {
@@ -303,6 +314,62 @@ fn main() {
     println!("%peak: median vs the peak loop's median; %peak*: best vs best");
     if check && !check_against_gemm(&bests) {
         std::process::exit(1);
+    }
+}
+
+/// `--race`'s rounds, and the calls each side times per round (after one untimed call).
+const RACE_ROUNDS: usize = 400;
+const RACE_CALLS: usize = 10;
+
+/// `--race`: each SIMD dense row against `gemm`'s row of the same shape, in paired warm rounds.
+fn race_against_gemm(rows: &mut [Row]) {
+    let time = |job: &mut Job| {
+        job();
+        let t = Instant::now();
+        for _ in 0..RACE_CALLS {
+            job();
+        }
+        t.elapsed().as_secs_f64() / RACE_CALLS as f64
+    };
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    println!(
+        "{:<36} {:>10} {:>10} {:>13} {:>10}",
+        "row", "median", "gemm", "× gemm (med)", "rounds won"
+    );
+    for ours in 0..rows.len() {
+        let (shape, path) = match rows[ours].name.split('/').collect::<Vec<_>>()[..] {
+            [shape, path, "dense"] if path != "gemm" => (shape.to_string(), path.to_string()),
+            _ => continue,
+        };
+        let gemm_name = format!("{shape}/gemm/dense");
+        let Some(theirs) = rows.iter().position(|r| r.name == gemm_name) else {
+            continue;
+        };
+        let (mut t_ours, mut t_gemm, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+        for round in 0..RACE_ROUNDS {
+            let (o, g) = if round % 2 == 0 {
+                let o = time(&mut rows[ours].job);
+                (o, time(&mut rows[theirs].job))
+            } else {
+                let g = time(&mut rows[theirs].job);
+                (time(&mut rows[ours].job), g)
+            };
+            t_ours.push(o);
+            t_gemm.push(g);
+            ratios.push(g / o);
+        }
+        let won = ratios.iter().filter(|&&r| r > 1.0).count();
+        println!(
+            "{:<36} {:>8.2}us {:>8.2}us {:>12.4}× {:>6}/{RACE_ROUNDS}",
+            format!("{shape}/{path}/dense"),
+            median(t_ours) * 1e6,
+            median(t_gemm) * 1e6,
+            median(ratios),
+            won
+        );
     }
 }
 
