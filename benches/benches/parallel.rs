@@ -16,7 +16,7 @@ use flashnet::mnist::{Dataset, Images, Labels};
 use flashnet::tutorial;
 use flashnet::{Adam, Noise};
 use flashnet_benches::{mnist_like_image, mnist_test};
-use flashnet_cli::parallel::{ParallelTrainer, Workers, default_threads};
+use flashnet_cli::parallel::{Batch, ParallelTrainer, Workers, default_threads};
 use rand_core::SeedableRng;
 use rand_pcg::Pcg32;
 
@@ -80,7 +80,8 @@ fn bench(c: &mut Criterion) {
                             step += 1;
                             let lo = (step as usize * BATCH) % (images.len() - BATCH);
                             let (x, y) = (&images[lo..lo + BATCH], &labels[lo..lo + BATCH]);
-                            t.step(&model, x, y, Noise::for_step(1, step)).unwrap();
+                            let batch = Batch::new(x, y).unwrap();
+                            t.step(&model, batch, Noise::for_step(1, step)).unwrap();
                         }
                         start.elapsed()
                     })

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Result, bail};
 use flashnet::init::shuffle;
-use flashnet::mnist::{Dataset, PIXELS};
+use flashnet::mnist::Dataset;
 use flashnet::noise::splitmix64;
 use flashnet::tutorial::Model;
 use flashnet::{EpochRecord, Metrics, Noise};
@@ -17,7 +17,7 @@ use rand_core::SeedableRng;
 use rand_pcg::Pcg32;
 
 use crate::checkpoint::{self, Settings};
-use crate::parallel::ParallelTrainer;
+use crate::parallel::{Batch, ParallelTrainer};
 use crate::progress::EpochBar;
 
 /// Most epochs a history holds.
@@ -74,11 +74,6 @@ pub fn fit(
     let batch = cfg.settings.batch_size;
     let steps = n.div_ceil(batch) as u64;
     let mut order: Vec<u32> = Vec::with_capacity(n);
-    // The epoch's samples copied into shuffled order once per epoch (one pass with many loads
-    // in flight), so that each step reads its batch sequentially instead of chasing 32 random
-    // images through memory.
-    let mut images: Vec<[u8; PIXELS]> = Vec::with_capacity(n);
-    let mut labels: Vec<u8> = Vec::with_capacity(n);
     // Whether `cfg.checkpoint` holds this run's state: resumed from it, or saved since (a file
     // there from another run does not count).
     let mut checkpointed = pos.epochs_done > 0 || pos.steps_done > 0;
@@ -86,21 +81,17 @@ pub fn fit(
         order.clear();
         order.extend(0..n as u32);
         shuffle(&mut order, &mut epoch_rng(cfg.settings.seed, epoch));
-        let (all_images, all_labels) = (train.images.as_slice(), train.labels.as_slice());
-        images.clear();
-        images.extend(order.iter().map(|&i| all_images[i as usize]));
-        labels.clear();
-        labels.extend(order.iter().map(|&i| all_labels[i as usize]));
+        let (images, labels) = (train.images.as_slice(), train.labels.as_slice());
         let mut bar = EpochBar::start(epoch, cfg.epochs, steps, pos.steps_done);
-        for (step, (imgs, labs)) in images
+        // Each step's threads read its samples from the set where they lie (`Batch::picked`).
+        for (step, picks) in order
             .chunks(batch)
-            .zip(labels.chunks(batch))
             .enumerate()
             .skip(pos.steps_done as usize)
         {
             let global = u64::from(epoch - 1) * steps + step as u64;
             let noise = Noise::for_step(cfg.settings.seed, global);
-            let stats = trainer.step(model, imgs, labs, noise)?;
+            let stats = trainer.step(model, Batch::picked(images, labels, picks)?, noise)?;
             if !stats.loss_sum.is_finite() {
                 bar.abandon();
                 let kept = match &cfg.checkpoint {
@@ -117,7 +108,7 @@ pub fn fit(
                     step + 1
                 );
             }
-            pos.running.add(stats.loss_sum, stats.correct, labs.len());
+            pos.running.add(stats.loss_sum, stats.correct, picks.len());
             pos.steps_done = step as u64 + 1;
             bar.update(pos.steps_done, pos.running.accuracy(), pos.running.loss());
             if cfg.interrupt.is_some_and(|f| f.load(Ordering::Relaxed)) && pos.steps_done < steps {

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use flashnet::mnist::{Dataset, Images, Labels, PIXELS};
 use flashnet::{Adam, Noise, tutorial};
-use flashnet_cli::parallel::{ParallelTrainer, Workers};
+use flashnet_cli::parallel::{Batch, ParallelTrainer, Workers};
 use rand_core::SeedableRng;
 
 struct Counting;
@@ -50,10 +50,11 @@ fn training_steps_do_not_allocate() {
     t.init(&model, &mut rand_pcg::Pcg32::seed_from_u64(1));
     let workers = Workers::new(2).unwrap();
     let (images, labels) = (set.images.as_slice(), set.labels.as_slice());
+    let picks: Vec<u32> = (0..images.len() as u32).rev().collect();
     let counted = workers.run(|| {
         let mut step = |i: usize, (imgs, labs): (&[[u8; PIXELS]], &[u8])| {
-            t.step(&model, imgs, labs, Noise::for_step(1, i as u64))
-                .unwrap();
+            let batch = Batch::new(imgs, labs).unwrap();
+            t.step(&model, batch, Noise::for_step(1, i as u64)).unwrap();
         };
         // Warm-up: the pool's queues and thread-locals settle during the first steps.
         for (i, b) in images.chunks(32).zip(labels.chunks(32)).enumerate() {
@@ -69,12 +70,17 @@ fn training_steps_do_not_allocate() {
         {
             step(100 + i, b);
         }
+        // Batches picked from the set, as `flashnet train` takes them (in shuffled order).
+        for (i, p) in picks.chunks(32).enumerate() {
+            let batch = Batch::picked(images, labels, p).unwrap();
+            t.step(&model, batch, Noise::for_step(2, i as u64)).unwrap();
+        }
         ALLOCATIONS.load(Ordering::SeqCst) - before
     });
     assert_eq!(
         counted,
         0,
         "{counted} allocations in {} training steps",
-        20 + 14 + 1
+        20 + 14 + 1 + 20
     );
 }

@@ -7,10 +7,10 @@ use std::sync::atomic::AtomicBool;
 
 use flashnet::mnist::{Dataset, Images, Labels};
 use flashnet::tutorial;
-use flashnet::{Adam, Params};
+use flashnet::{Adam, Noise, Params};
 use flashnet_cli::checkpoint::{self, Settings};
 use flashnet_cli::fit::{FitConfig, Position, Stop, fit};
-use flashnet_cli::parallel::{ParallelTrainer, Workers};
+use flashnet_cli::parallel::{Batch, ParallelTrainer, Workers};
 use rand_core::SeedableRng;
 
 fn flat(p: &tutorial::Params) -> Vec<u32> {
@@ -208,4 +208,49 @@ fn checkpoint_refuses_other_settings() {
         format!("{err:#}").contains("not a valid safetensors file"),
         "{err:#}"
     );
+}
+
+#[test]
+fn picked_batches_train_as_their_samples_copied_out() {
+    let (img, lab) = support::idx_files(200, 5);
+    let set = Dataset::new(Images::parse(&img).unwrap(), Labels::parse(&lab).unwrap()).unwrap();
+    let (images, labels) = (set.images.as_slice(), set.labels.as_slice());
+    let model = tutorial::model(0.2);
+    let fresh = || {
+        let mut t = ParallelTrainer::new(Adam::default(), 2);
+        t.init(&model, &mut rand_pcg::Pcg32::seed_from_u64(4));
+        t
+    };
+    let (mut picked, mut copied) = (fresh(), fresh());
+    // Batches of 32, 32 and 7 picked out of order, with a repeat.
+    let picks: Vec<u32> = (0..71).map(|i| (i * 37 + 5) % 200).chain([9]).collect();
+    let workers = Workers::new(2).unwrap();
+    workers.run(|| {
+        for (i, p) in picks.chunks(32).enumerate() {
+            let noise = Noise::for_step(3, i as u64);
+            let a = picked.step(&model, Batch::picked(images, labels, p).unwrap(), noise);
+            let x: Vec<_> = p.iter().map(|&j| images[j as usize]).collect();
+            let y: Vec<_> = p.iter().map(|&j| labels[j as usize]).collect();
+            let b = copied.step(&model, Batch::new(&x, &y).unwrap(), noise);
+            assert_eq!(a.unwrap(), b.unwrap(), "step {i}");
+        }
+    });
+    assert_eq!(flat(picked.params()), flat(copied.params()));
+    // A copy in another order is another batch: the test above can fail.
+    let mut reversed = fresh();
+    workers.run(|| {
+        let p = &picks[..32];
+        let x: Vec<_> = p.iter().rev().map(|&j| images[j as usize]).collect();
+        let y: Vec<_> = p.iter().rev().map(|&j| labels[j as usize]).collect();
+        let noise = Noise::for_step(3, 0);
+        reversed
+            .step(&model, Batch::new(&x, &y).unwrap(), noise)
+            .unwrap();
+    });
+    let mut first = fresh();
+    workers.run(|| {
+        let batch = Batch::picked(images, labels, &picks[..32]).unwrap();
+        first.step(&model, batch, Noise::for_step(3, 0)).unwrap();
+    });
+    assert_ne!(flat(first.params()), flat(reversed.params()));
 }

@@ -12,10 +12,10 @@ use std::ops::Range;
 use bytemuck::{Pod, Zeroable};
 use flashnet::AdamState;
 use flashnet::kernels::{self, AdamStep};
-use flashnet::mnist::{PIXELS, SIDE, to_input};
+use flashnet::mnist::{SIDE, to_input};
 use flashnet::tutorial::{MAX_BATCH, Model, Params};
 
-use super::{IN, MAX_SHARDS, OUT, SHARD, Shard};
+use super::{Batch, IN, MAX_SHARDS, OUT, SHARD, Shard};
 
 /// Columns go to threads in multiples of this many: a cache line of each row of the kernel.
 const LINE: usize = 16;
@@ -114,11 +114,11 @@ impl Columns {
         }
     }
 
-    /// Converts the batch `images` and computes its columns of the first layer's outputs for
+    /// Converts the batch's images and computes its columns of the first layer's outputs for
     /// all of them.
-    pub fn forward(&mut self, model: &Model, params: &Params, images: &[[u8; PIXELS]]) {
-        let n = images.len();
-        for (dst, src) in self.x.iter_mut().zip(images) {
+    pub fn forward(&mut self, model: &Model, params: &Params, batch: Batch<'_>) {
+        let n = batch.len();
+        for (dst, src) in self.x.iter_mut().zip(batch.images()) {
             to_input(src, dst);
         }
         model.first_layer_columns(

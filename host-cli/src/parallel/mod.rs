@@ -15,7 +15,7 @@
 //! allocated once in [`ParallelTrainer::new`], and a training step allocates nothing (see
 //! `tests/tests/no_alloc.rs`).
 
-use anyhow::{Result, bail, ensure};
+use anyhow::{Result, ensure};
 use bytemuck::Zeroable;
 use flashnet::kernels::{self, AdamStep};
 use flashnet::mnist::{Dataset, PIXELS};
@@ -26,7 +26,9 @@ use rayon::prelude::*;
 
 use crate::eval;
 
+mod batch;
 mod columns;
+pub use batch::Batch;
 use columns::Columns;
 
 /// Samples per shard.
@@ -161,21 +163,9 @@ impl ParallelTrainer {
         }
     }
 
-    /// One Adam step on the batch `images` with its `labels` (the same length, `1..=MAX_BATCH`).
-    pub fn step(
-        &mut self,
-        model: &Model,
-        images: &[[u8; PIXELS]],
-        labels: &[u8],
-        noise: Noise,
-    ) -> Result<StepStats> {
-        let n = images.len();
-        if n == 0 || n > MAX_BATCH {
-            bail!("batch size {n} is outside 1..={MAX_BATCH}");
-        }
-        if labels.len() != n {
-            bail!("a batch of {n} images has {} labels", labels.len());
-        }
+    /// One Adam step on `batch`.
+    pub fn step(&mut self, model: &Model, batch: Batch<'_>, noise: Noise) -> Result<StepStats> {
+        let n = batch.len();
         if self.current == Current::Model {
             for c in &mut self.columns {
                 c.load(&self.params, &self.adam);
@@ -186,7 +176,7 @@ impl ParallelTrainer {
         // Each thread: its columns of the first layer, for the whole batch.
         self.columns
             .par_iter_mut()
-            .for_each(|c| c.forward(model, params, images));
+            .for_each(|c| c.forward(model, params, batch));
         // Each shard: the rest of the network, forward and backward.
         let used = n.div_ceil(SHARD);
         let scale = 1.0 / n as f32;
@@ -202,7 +192,9 @@ impl ParallelTrainer {
                         row[c.cols.clone()].copy_from_slice(c.row(lo + i));
                     }
                 }
-                sh.ws.labels[..hi - lo].copy_from_slice(&labels[lo..hi]);
+                for (i, l) in sh.ws.labels[..hi - lo].iter_mut().enumerate() {
+                    *l = batch.label(lo + i);
+                }
                 let noise = noise.skip(lo as u32);
                 let (loss_sum, correct) = model.tail_gradients(
                     params,
