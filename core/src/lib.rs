@@ -33,7 +33,7 @@ extern crate std;
 
 pub mod aligned;
 pub mod chain;
-pub mod deferred;
+pub mod column_split;
 pub mod error;
 pub mod history;
 pub mod idx;

@@ -30,7 +30,7 @@ pub type Params = <Layers as crate::Layer>::Params;
 
 /// The gradients of [`Model::tail_gradients`](crate::Classifier::tail_gradients): all but the
 /// first kernel's.
-pub type DeferredGrads = crate::deferred::DeferredGrads<128, <Tail as crate::Layer>::Params>;
+pub type TailGrads = crate::column_split::TailGrads<128, <Tail as crate::Layer>::Params>;
 
 /// Largest batch the host's training workspace is built for (Keras' default batch is 32).
 pub const MAX_BATCH: usize = 256;

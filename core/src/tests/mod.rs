@@ -1,7 +1,7 @@
 //! Unit tests of the core, one file per area. Test-only: none of this is compiled into the
 //! library.
 
-mod deferred;
+mod column_split;
 mod gradients;
 mod idx;
 mod init;

@@ -19,7 +19,7 @@ use anyhow::{Result, ensure};
 use bytemuck::Zeroable;
 use flashnet::kernels::{self, AdamStep};
 use flashnet::mnist::{Dataset, PIXELS};
-use flashnet::tutorial::{DeferredGrads, Layers, MAX_BATCH, Model, Params};
+use flashnet::tutorial::{Layers, MAX_BATCH, Model, Params, TailGrads};
 use flashnet::{Adam, AdamState, Metrics, Noise, Params as _, StepStats, Workspace};
 use rand_core::Rng;
 use rayon::prelude::*;
@@ -42,7 +42,7 @@ const OUT: usize = 128;
 /// One shard's gradient (all but the first kernel's, see [`columns`]) and activations.
 #[derive(Zeroable)]
 struct Shard {
-    grads: DeferredGrads,
+    grads: TailGrads,
     ws: Workspace<Layers, 10, SHARD>,
     stats: StepStats,
     metrics: Metrics<10>,

@@ -5,7 +5,7 @@
 //! contiguous panel of the kernel's columns, with its Adam moments): the core computes those
 //! columns of the layer's output for the whole batch ([`Classifier::first_layer_columns`]),
 //! the tail of the network then runs per shard of samples ([`Classifier::tail_gradients`],
-//! every gradient but the first kernel's, into a [`DeferredGrads`]), and each core computes
+//! every gradient but the first kernel's, into a [`TailGrads`]), and each core computes
 //! its columns of the first kernel's gradient ([`Classifier::first_kernel_columns_gradient`])
 //! and updates them. Every weight of the first kernel is then read and written by one core
 //! only. Each output and gradient element is the same chain of products in the same order as
@@ -40,14 +40,14 @@ type Net<const H: usize, const W: usize, const I: usize, const O: usize, T> =
 /// chain: every one but the first kernel's. Its tensor `i` is the model's tensor `i + 1`.
 #[derive(Clone, Copy, Debug, Zeroable)]
 #[repr(C, align(64))]
-pub struct DeferredGrads<const O: usize, P> {
+pub struct TailGrads<const O: usize, P> {
     /// The first `Dense` layer's bias.
     pub bias: [f32; O],
     /// The layers after it (`T`'s parameters).
     pub rest: P,
 }
 
-impl<const O: usize, P: Params> DeferredGrads<O, P> {
+impl<const O: usize, P: Params> TailGrads<O, P> {
     /// Number of tensors: the model's, less the first kernel.
     pub const TENSORS: usize = 1 + P::TENSORS;
 
@@ -101,7 +101,7 @@ where
     pub fn tail_gradients<const B: usize>(
         &self,
         params: &ChainParams<I, O, T>,
-        grads: &mut DeferredGrads<O, T::Params>,
+        grads: &mut TailGrads<O, T::Params>,
         ws: &mut Workspace<Net<H, W, I, O, T>, C, B>,
         n: usize,
         noise: Noise,

@@ -83,13 +83,13 @@ fn column_split_gives_the_bits_of_gradients() {
             bits(hidden[..n].as_flattened()),
             "first layer's columns, batch of {n}"
         );
-        let mut tail = zeroed_box::<tutorial::DeferredGrads>();
+        let mut tail = zeroed_box::<tutorial::TailGrads>();
         let again = model
             .tail_gradients(&params, &mut tail, &mut ws, n, noise, 0.25)
             .unwrap();
         assert_eq!(bits(&[again.0]), bits(&[stats.0]));
         assert_eq!(again.1, stats.1);
-        for t in 0..tutorial::DeferredGrads::TENSORS {
+        for t in 0..tutorial::TailGrads::TENSORS {
             assert_eq!(
                 bits(tail.tensor(t)),
                 bits(want.tensor(t + 1)),
@@ -125,7 +125,7 @@ fn column_split_gives_the_bits_of_gradients() {
 fn tail_gradients_check_the_batch() {
     let model = tutorial::model(0.0);
     let params = zeroed_box::<tutorial::Params>();
-    let mut grads = zeroed_box::<tutorial::DeferredGrads>();
+    let mut grads = zeroed_box::<tutorial::TailGrads>();
     let mut ws = zeroed_box::<Workspace<Layers, 10, B>>();
     let noise = Noise::for_step(1, 1);
     for n in [0, B + 1] {
