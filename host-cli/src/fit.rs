@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use anyhow::{Result, bail};
+use anyhow::{Result, bail, ensure};
 use flashnet::init::shuffle;
 use flashnet::mnist::Dataset;
 use flashnet::noise::splitmix64;
@@ -72,6 +72,7 @@ pub fn fit(
 ) -> Result<Stop> {
     let n = train.len();
     let batch = cfg.settings.batch_size;
+    ensure!(batch >= 1, "the batch size must be at least 1");
     let steps = n.div_ceil(batch) as u64;
     let mut order: Vec<u32> = Vec::with_capacity(n);
     // Whether `cfg.checkpoint` holds this run's state: resumed from it, or saved since (a file

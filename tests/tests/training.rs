@@ -5,11 +5,12 @@ mod support;
 
 use std::sync::atomic::AtomicBool;
 
+use flashnet::init::shuffle;
 use flashnet::mnist::{Dataset, Images, Labels};
 use flashnet::tutorial;
 use flashnet::{Adam, Noise, Params};
 use flashnet_cli::checkpoint::{self, Settings};
-use flashnet_cli::fit::{FitConfig, Position, Stop, fit};
+use flashnet_cli::fit::{FitConfig, Position, Stop, epoch_rng, fit};
 use flashnet_cli::parallel::{Batch, ParallelTrainer, Workers};
 use rand_core::SeedableRng;
 
@@ -222,8 +223,9 @@ fn picked_batches_train_as_their_samples_copied_out() {
         t
     };
     let (mut picked, mut copied) = (fresh(), fresh());
-    // Batches of 32, 32 and 7 picked out of order, with a repeat.
-    let picks: Vec<u32> = (0..71).map(|i| (i * 37 + 5) % 200).chain([9]).collect();
+    // Batches of 32, 32 and 8 picked out of order, the last one with a repeat (173 is pick 64).
+    let picks: Vec<u32> = (0..71).map(|i| (i * 37 + 5) % 200).chain([173]).collect();
+    assert_eq!(picks[64], 173);
     let workers = Workers::new(2).unwrap();
     workers.run(|| {
         for (i, p) in picks.chunks(32).enumerate() {
@@ -253,4 +255,72 @@ fn picked_batches_train_as_their_samples_copied_out() {
         first.step(&model, batch, Noise::for_step(3, 0)).unwrap();
     });
     assert_ne!(flat(first.params()), flat(reversed.params()));
+}
+
+#[test]
+fn fit_takes_each_epoch_in_its_shuffled_order() {
+    let (img, lab) = support::idx_files(150, 8);
+    let train = Dataset::new(Images::parse(&img).unwrap(), Labels::parse(&lab).unwrap()).unwrap();
+    let cfg = FitConfig {
+        epochs: 2,
+        settings: settings(&train, 32),
+        checkpoint: None,
+        interrupt: None,
+    };
+    let mut fitted = fresh(&cfg, 2);
+    run(
+        2,
+        &mut fitted,
+        &cfg,
+        &train,
+        &train,
+        &mut Position::default(),
+    );
+    // The same steps by hand: each epoch's order shuffled by `epoch_rng`, cut into batches of
+    // 32 (the last one 22), each copied out of the set.
+    let model = tutorial::model(cfg.settings.dropout);
+    let mut by_hand = fresh(&cfg, 2);
+    let (images, labels) = (train.images.as_slice(), train.labels.as_slice());
+    let seed = cfg.settings.seed;
+    let mut step = 0;
+    Workers::new(2).unwrap().run(|| {
+        for epoch in 1..=cfg.epochs {
+            let mut order: Vec<u32> = (0..train.len() as u32).collect();
+            shuffle(&mut order, &mut epoch_rng(seed, epoch));
+            for picks in order.chunks(32) {
+                let x: Vec<_> = picks.iter().map(|&j| images[j as usize]).collect();
+                let y: Vec<_> = picks.iter().map(|&j| labels[j as usize]).collect();
+                let batch = Batch::new(&x, &y).unwrap();
+                by_hand
+                    .step(&model, batch, Noise::for_step(seed, step))
+                    .unwrap();
+                step += 1;
+            }
+        }
+    });
+    assert_eq!(step, 10);
+    assert_eq!(flat(fitted.params()), flat(by_hand.params()));
+}
+
+#[test]
+fn fit_refuses_a_zero_batch_size() {
+    let (img, lab) = support::idx_files(40, 2);
+    let train = Dataset::new(Images::parse(&img).unwrap(), Labels::parse(&lab).unwrap()).unwrap();
+    let cfg = FitConfig {
+        epochs: 1,
+        settings: settings(&train, 0),
+        checkpoint: None,
+        interrupt: None,
+    };
+    let model = tutorial::model(cfg.settings.dropout);
+    let mut t = fresh(&cfg, 1);
+    let mut pos = Position::default();
+    let err = Workers::new(1)
+        .unwrap()
+        .run(|| fit(&model, &mut t, &cfg, &train, &train, &mut pos))
+        .unwrap_err();
+    assert!(
+        format!("{err:#}").contains("batch size must be at least 1"),
+        "{err:#}"
+    );
 }

@@ -17,46 +17,35 @@ pub struct Batch<'a> {
 impl<'a> Batch<'a> {
     /// All of `images` with their `labels`, in order.
     pub fn new(images: &'a [[u8; PIXELS]], labels: &'a [u8]) -> Result<Self> {
-        if labels.len() != images.len() {
-            bail!(
-                "a batch of {} images has {} labels",
-                images.len(),
-                labels.len()
-            );
-        }
-        Self::check_len(images.len())?;
-        Ok(Batch {
-            images,
-            labels,
-            picks: None,
-        })
+        Self::checked(images, labels, None)
     }
 
     /// The samples `picks` of the set `images`, `labels`, in the order of `picks`.
     pub fn picked(images: &'a [[u8; PIXELS]], labels: &'a [u8], picks: &'a [u32]) -> Result<Self> {
-        if labels.len() != images.len() {
-            bail!(
-                "a set of {} images has {} labels",
-                images.len(),
-                labels.len()
-            );
-        }
-        Self::check_len(picks.len())?;
-        if let Some(&p) = picks.iter().find(|&&p| p as usize >= images.len()) {
-            bail!("sample {p} picked from a set of {}", images.len());
-        }
-        Ok(Batch {
-            images,
-            labels,
-            picks: Some(picks),
-        })
+        Self::checked(images, labels, Some(picks))
     }
 
-    fn check_len(n: usize) -> Result<()> {
+    fn checked(
+        images: &'a [[u8; PIXELS]],
+        labels: &'a [u8],
+        picks: Option<&'a [u32]>,
+    ) -> Result<Self> {
+        if labels.len() != images.len() {
+            bail!("{} images come with {} labels", images.len(), labels.len());
+        }
+        let batch = Batch {
+            images,
+            labels,
+            picks,
+        };
+        let n = batch.len();
         if n == 0 || n > MAX_BATCH {
             bail!("batch size {n} is outside 1..={MAX_BATCH}");
         }
-        Ok(())
+        if let Some(&p) = picks.and_then(|p| p.iter().find(|&&p| p as usize >= images.len())) {
+            bail!("sample {p} picked from a set of {}", images.len());
+        }
+        Ok(batch)
     }
 
     /// Samples in the batch (`1..=MAX_BATCH`).
@@ -110,7 +99,9 @@ mod tests {
         let err = |r: Result<Batch<'_>>| r.err().map(|e| e.to_string()).unwrap_or_default();
         assert!(err(Batch::new(&images[..0], &labels[..0])).contains("outside"));
         assert!(err(Batch::new(&images, &labels)).contains("outside"));
-        assert!(err(Batch::new(&images[..3], &labels[..2])).contains("3 images has 2 labels"));
+        assert!(
+            err(Batch::new(&images[..3], &labels[..2])).contains("3 images come with 2 labels")
+        );
         assert!(err(Batch::picked(&images, &labels, &[])).contains("outside"));
         let far = [0, MAX_BATCH as u32 + 1];
         let msg = format!(
@@ -119,6 +110,6 @@ mod tests {
             MAX_BATCH + 1
         );
         assert!(err(Batch::picked(&images, &labels, &far)).contains(&msg));
-        assert!(err(Batch::picked(&images, &labels[..5], &[0])).contains("has 5 labels"));
+        assert!(err(Batch::picked(&images, &labels[..5], &[0])).contains("come with 5 labels"));
     }
 }
