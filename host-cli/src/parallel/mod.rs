@@ -29,6 +29,7 @@ use crate::eval;
 mod batch;
 mod columns;
 pub use batch::Batch;
+use batch::Room;
 use columns::Columns;
 
 /// Samples per shard.
@@ -108,6 +109,8 @@ pub struct ParallelTrainer {
     shards: Vec<Box<Shard>>,
     /// The first layer's columns, a range per thread.
     columns: Vec<Columns>,
+    /// The step's samples, copied together when it picks them from a set.
+    room: Box<Room>,
     current: Current,
 }
 
@@ -124,6 +127,7 @@ impl ParallelTrainer {
                 .map(Columns::new)
                 .collect(),
             current: Current::Both,
+            room: bytemuck::zeroed_box(),
         }
     }
 
@@ -166,6 +170,7 @@ impl ParallelTrainer {
     /// One Adam step on `batch`.
     pub fn step(&mut self, model: &Model, batch: Batch<'_>, noise: Noise) -> Result<StepStats> {
         let n = batch.len();
+        let batch = batch.contiguous(&mut self.room);
         if self.current == Current::Model {
             for c in &mut self.columns {
                 c.load(&self.params, &self.adam);
