@@ -84,7 +84,7 @@ pub fn fit(
         shuffle(&mut order, &mut epoch_rng(cfg.settings.seed, epoch));
         let (images, labels) = (train.images.as_slice(), train.labels.as_slice());
         let mut bar = EpochBar::start(epoch, cfg.epochs, steps, pos.steps_done);
-        // Each step's threads read its samples from the set where they lie (`Batch::picked`).
+        // Each step picks its samples from the set; the trainer copies them together.
         for (step, picks) in order
             .chunks(batch)
             .enumerate()
