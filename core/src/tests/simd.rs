@@ -707,6 +707,59 @@ fn matmul_zero_skipping_is_exact() {
     }
 }
 
+/// Dense blocks (mostly nonzeros, which the dense tiles take without looking for zeros) skip
+/// their zeros exactly too: a zero facing an infinite or NaN weight, a `-0.0` bias left alone by
+/// a row of zeros and a sum that cancels to zero come out as portable's, bit for bit (the
+/// values are small multiples of powers of two, so every sum is exact with or without FMA).
+#[test]
+fn dense_blocks_skip_zeros_exactly() {
+    for (m, k, n) in [(32, 784, 128), (9, 37, 33), (1, 40, 10), (5, 17, 16)] {
+        // About one zero in nine, of both signs.
+        let mut a: Vec<f32> = (0..m * k)
+            .map(|i| match (i * 7 + i / k * 3) % 9 {
+                4 if i % 2 == 0 => 0.0,
+                4 => -0.0,
+                v => v as f32 - 4.0,
+            })
+            .collect();
+        // Row 0 holds no nonzero (its block stays dense with the others); in row 1 the
+        // nonzeros cancel to zero.
+        if m > 2 {
+            a[..k].iter_mut().for_each(|v| *v = -0.0);
+            for (p, v) in a[k..2 * k].iter_mut().enumerate() {
+                *v = if p < 2 { [1.0, -1.0][p] } else { 0.0 };
+            }
+        }
+        let mut b: Vec<f32> = (0..k * n).map(|i| ((i % 11) as f32 - 5.0) / 4.0).collect();
+        for j in 0..n {
+            b[n + j] = b[j];
+        }
+        // Poison the rows of B facing a zero of the last row.
+        let last = &a[(m - 1) * k..];
+        for p in (2..k).filter(|&p| last[p] == 0.0) {
+            for j in 0..n {
+                b[p * n + j] = [f32::INFINITY, f32::NAN, f32::NEG_INFINITY][j % 3];
+            }
+        }
+        let bias: Vec<f32> = (0..n)
+            .map(|j| if j % 2 == 0 { -0.0 } else { 0.5 })
+            .collect();
+        let mut want = std::vec![0.0; m * n];
+        Portable.matmul_bias(m, k, n, &a, &b, &bias, &mut want);
+        assert!(want[(m - 1) * n..].iter().all(|v| v.is_finite()));
+        let mut want_relu = std::vec![0.0; m * n];
+        Portable.matmul_bias_relu(m, k, n, &a, &b, &bias, &mut want_relu);
+        for kern in simd_paths() {
+            let p = kern.path();
+            let mut got = std::vec![0.0; m * n];
+            kern.matmul_bias(m, k, n, &a, &b, &bias, &mut got);
+            assert_bitwise("matmul_bias, dense blocks", p, &got, &want).unwrap();
+            kern.matmul_bias_relu(m, k, n, &a, &b, &bias, &mut got);
+            assert_bitwise("matmul_bias_relu, dense blocks", p, &got, &want_relu).unwrap();
+        }
+    }
+}
+
 /// Empty sums are zero on every path: with no steps (`k = 0` for `X·W + b` and `dY·Wᵀ`, `m = 0`
 /// for `Xᵀ·dY`) every output is written (the bias, or `0`), nothing stale is left in `C`; empty
 /// outputs write nothing and do not panic.

@@ -2,7 +2,7 @@
 //! and the chunking of `B` that keeps it in L1.
 
 use super::Simd;
-use super::tile::{Tile, tile_cols, tile_init, tile_load, tile_rows, tile_store};
+use super::tile::{Tile, tile_cols, tile_init, tile_load, tile_rows, tile_store, zero_or_nan};
 
 /// Which walk of `A` a tile uses.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -13,7 +13,24 @@ pub(crate) enum Walk {
     Cols,
 }
 
-/// One `MR × (NR − 1)·LANES + last` tile: init (bias or zero), accumulate, store.
+/// How the tiles of a [`Blocked`] product treat the zeros of `A`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Zeros {
+    /// `A` may hold zeros: the tiles look for them and skip them.
+    Skip,
+    /// `A` holds none: the tiles do not look.
+    Absent,
+    /// The tiles do not look, so they multiply the zeros of `A` too; a tile any of whose
+    /// results is zero or NaN is then computed again, skipping them. That is exact: adding
+    /// `0·b` leaves a sum unchanged unless `b` is infinite or NaN (then the sum is NaN for
+    /// good) or the sum is itself a zero (then only its sign may change, and it stays a zero
+    /// until a nonzero term makes both sums equal again), so a result that is neither zero nor
+    /// NaN is the one skipping would give, bit for bit.
+    Speculate,
+}
+
+/// One `MR × (NR − 1)·LANES + last` tile: init (bias or zero), accumulate, store. With `check`,
+/// returns whether a result (before ReLU) is zero or NaN.
 ///
 /// # Safety
 /// See [`tile_rows`], [`tile_cols`], [`tile_store`], [`tile_init`].
@@ -29,7 +46,8 @@ unsafe fn tile<S: Simd, const MR: usize, const NR: usize>(
     c: *mut f32,
     ldc: usize,
     relu: bool,
-) {
+    check: bool,
+) -> bool {
     // SAFETY: forwarded caller's contract.
     unsafe {
         let mut acc = if t.resume {
@@ -41,7 +59,9 @@ unsafe fn tile<S: Simd, const MR: usize, const NR: usize>(
             Walk::Rows => tile_rows::<S, MR, NR>(s, t, &mut acc, a, b),
             Walk::Cols => tile_cols::<S, MR, NR>(s, t, &mut acc, a, b),
         }
+        let suspect = check && zero_or_nan::<S, MR, NR>(s, &acc, t.last);
         tile_store::<S, MR, NR>(s, &acc, c, ldc, t.last, relu);
+        suspect
     }
 }
 
@@ -62,13 +82,14 @@ unsafe fn tile_rows_dyn<S: Simd, const MR: usize, const NR: usize>(
     c: *mut f32,
     ldc: usize,
     relu: bool,
-) {
+    check: bool,
+) -> bool {
     macro_rules! go {
         ($($r:literal)*) => {
             match mr {
                 $($r if $r <= MR => {
                     // SAFETY: `mr` rows, the caller's contract.
-                    unsafe { tile::<S, $r, NR>(s, walk, t, a, b, bias, c, ldc, relu) }
+                    unsafe { tile::<S, $r, NR>(s, walk, t, a, b, bias, c, ldc, relu, check) }
                 })*
                 _ => unreachable!("tile of {} rows", mr),
             }
@@ -126,8 +147,8 @@ pub(crate) struct Blocked {
     pub ldc: usize,
     /// ReLU applied to `C` on store.
     pub relu: bool,
-    /// `A` (as walked) holds no zero: the tiles skip looking for them.
-    pub no_zeros: bool,
+    /// How the tiles treat the zeros of `A` (as walked).
+    pub zeros: Zeros,
 }
 
 /// Generic blocked product `C[rows×cols] (+)= Σ_q a(r,q)·B[q][..]`: row blocks of `MR`, column
@@ -136,12 +157,15 @@ pub(crate) struct Blocked {
 /// ([`dense_chunk`]) whose rows of `B` stay in L1 while every row block takes them, the partial
 /// sums passing through `C` (exact: the order of the terms is unchanged), if the path sets
 /// [`Simd::DENSE_B_CHUNK`]; otherwise each row block reads the whole column block of `B`.
+/// Returns whether, with [`Zeros::Speculate`], a result (before ReLU) is zero or NaN: then the
+/// caller must compute the product again with [`Zeros::Skip`].
 ///
 /// # Safety
 /// All of `A` (as walked), `B[q·ldb .. q·ldb + cols]` for `q < steps`, `bias[..cols]` (if not
 /// null) readable; `C[r·ldc .. r·ldc + cols]` writable for `r < rows`.
 #[inline(always)]
-pub(crate) unsafe fn blocked<S: Simd, const MR: usize, const NR: usize>(s: S, p: &Blocked) {
+#[must_use]
+pub(crate) unsafe fn blocked<S: Simd, const MR: usize, const NR: usize>(s: S, p: &Blocked) -> bool {
     let Blocked {
         walk,
         rows,
@@ -156,8 +180,9 @@ pub(crate) unsafe fn blocked<S: Simd, const MR: usize, const NR: usize>(s: S, p:
         c,
         ldc,
         relu,
-        no_zeros,
+        zeros,
     } = *p;
+    let mut suspect = false;
     let mut j = 0;
     while j < cols {
         let (nv, width, last) = col_block::<S>(cols, j, NR);
@@ -181,10 +206,11 @@ pub(crate) unsafe fn blocked<S: Simd, const MR: usize, const NR: usize>(s: S, p:
                 aqs: a_step_stride,
                 ldb,
                 last,
-                no_zeros,
+                no_zeros: zeros != Zeros::Skip,
                 resume: q0 > 0,
             };
-            let relu = relu && q1 == steps;
+            let done = q1 == steps;
+            let (relu, check) = (relu && done, zeros == Zeros::Speculate && done);
             let mut i = 0;
             while i < rows {
                 let mr = tile_height::<MR>(rows - i);
@@ -196,12 +222,14 @@ pub(crate) unsafe fn blocked<S: Simd, const MR: usize, const NR: usize>(s: S, p:
                     macro_rules! nr {
                         ($($v:literal)*) => {
                             match nv {
-                                $($v if $v <= NR => tile_rows_dyn::<S, MR, $v>(s, mr, walk, &t, ai, bj0, bj, ci, ldc, relu),)*
+                                $($v if $v <= NR => tile_rows_dyn::<S, MR, $v>(
+                                    s, mr, walk, &t, ai, bj0, bj, ci, ldc, relu, check,
+                                ),)*
                                 _ => unreachable!(),
                             }
                         };
                     }
-                    nr!(1 2 3 4 5 6 7 8);
+                    suspect |= nr!(1 2 3 4 5 6 7 8);
                 }
                 i += mr;
             }
@@ -209,6 +237,7 @@ pub(crate) unsafe fn blocked<S: Simd, const MR: usize, const NR: usize>(s: S, p:
         }
         j += width;
     }
+    suspect
 }
 
 /// Steps per chunk of a [`Walk::Rows`] product whose `B` rows hold `row_bytes` bytes: as many
@@ -244,10 +273,16 @@ macro_rules! impl_isolated_blocked {
     };
     ($token:ty, $features:literal, |$w:ident| $isolate:expr) => {
         #[inline(always)]
-        unsafe fn blocked<const MR: usize, const NR: usize>(self, p: &super::simd::Blocked) {
+        unsafe fn blocked<const MR: usize, const NR: usize>(
+            self,
+            p: &super::simd::Blocked,
+        ) -> bool {
             #[target_feature(enable = $features)]
             #[inline(never)]
-            unsafe fn run<const MR: usize, const NR: usize>(s: $token, p: &super::simd::Blocked) {
+            unsafe fn run<const MR: usize, const NR: usize>(
+                s: $token,
+                p: &super::simd::Blocked,
+            ) -> bool {
                 // SAFETY: forwarded caller's contract.
                 unsafe { super::simd::blocked::<$token, MR, NR>(s, p) }
             }

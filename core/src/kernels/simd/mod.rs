@@ -25,7 +25,10 @@
 //!   exact residual: the result is correctly rounded, hence **equal** to portable's table of
 //!   `b / 255` for all 256 byte values (tested exhaustively).
 //! * Zero skipping is exact: a skipped `A` entry contributes nothing at all, so non-finite
-//!   values of `B` facing a zero of `A` and `-0.0` sums behave as in portable.
+//!   values of `B` facing a zero of `A` and `-0.0` sums behave as in portable. `matmul_bias`'s
+//!   dense tiles do not look for zeros: they multiply them too, and a block with a result that
+//!   this could have changed (a zero or a NaN) is computed again, skipping them
+//!   (`blocked::Zeros::Speculate`).
 //!
 //! # Layout
 //!
@@ -145,7 +148,8 @@ pub(crate) trait Simd: Copy {
     /// # Safety
     /// As [`blocked()`].
     #[inline(always)]
-    unsafe fn blocked<const MR: usize, const NR: usize>(self, p: &Blocked) {
+    #[must_use]
+    unsafe fn blocked<const MR: usize, const NR: usize>(self, p: &Blocked) -> bool {
         // SAFETY: forwarded caller's contract.
         unsafe { blocked::<Self, MR, NR>(self, p) }
     }
