@@ -7,10 +7,12 @@
 //! as AVX2's; the gains are the 32 registers (bigger tiles, fewer loads per FMA), masked tails and
 //! branch-free masked FMAs where a tile meets zeros of `A`.
 //!
-//! Tiles (chosen by measurement on Zen 4, `benches/examples/roofline.rs`): `matmul_bias` 4 rows ×
-//! 6 vectors (24 accumulators, 96 columns), `matmul_tn` 12 rows × 2 vectors, the sparse row kernel
-//! 8 vectors (128 columns) at a time, `matmul_nt` 4 × 4 dot products. Row blocks of `A` (or column
-//! blocks, for `matmul_tn`) with under 50% nonzeros take the sparse kernel.
+//! Tiles (chosen by measurement on Zen 4, `benches/examples/roofline.rs`): `matmul_bias` 8 rows ×
+//! 3 vectors (24 accumulators, 48 columns; each row block reads `B` once, half as often as
+//! 4 × 6 tiles did), `matmul_tn` 12 rows × 2 vectors, the sparse row kernel 8 vectors
+//! (128 columns) at a time, `matmul_nt` 4 × 4 dot products. Row blocks of `A` (or column blocks,
+//! for `matmul_tn`) with under 50% nonzeros take the sparse kernel (for `matmul_bias`, as
+//! estimated from a sample of an eighth of the block).
 #![allow(unsafe_code)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 
@@ -239,7 +241,7 @@ impl Simd for Avx512 {
 
 impl_kernels!(
     Avx512, Path::Avx512, "avx512f,avx2,fma",
-    nn: (4, 6, 8, 0.5),
+    nn: (8, 3, 8, 0.5),
     tn: (12, 2),
     nt: (4, 4),
 );

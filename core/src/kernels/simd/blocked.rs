@@ -259,7 +259,8 @@ fn dense_chunk<S: Simd>(row_bytes: usize, steps: usize) -> usize {
 /// accumulators to the stack (forward product 38–39% of peak inlined, 81–86% isolated; weight
 /// gradient 43–45% against 73–74%; docs/kernel-notes.md). AVX-512 isolates the forward walk
 /// ([`Walk::Rows`]) only: with 32 registers its inlined tiles did not spill until counting
-/// nonzeros in 32-bit lanes in `matmul_bias` made the 4 × 6 tile spill (`perf annotate`);
+/// nonzeros in 32-bit lanes in `matmul_bias` made its 4 × 6 tile (since replaced by 8 × 3)
+/// spill (`perf annotate`);
 /// isolated, it does not, at the speed it had before. Isolating its weight-gradient walk halved
 /// that product in an A/B run (the short 32-step tiles lose the constants the inlined code
 /// folds in).
