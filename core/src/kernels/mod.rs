@@ -70,6 +70,19 @@ pub mod aarch64_neon;
 
 pub use portable::{argmax, dropout_scale, dropout_threshold};
 
+/// Test hook: `(nonzeros, sampled)` of the sample by which `matmul_bias`'s SIMD paths choose
+/// between their dense and sparse kernels for a block of `A`.
+#[cfg(all(
+    test,
+    any(
+        all(target_arch = "x86_64", target_feature = "sse2"),
+        all(target_arch = "aarch64", target_feature = "neon")
+    )
+))]
+pub(crate) fn sampled_nonzeros(block: &[f32]) -> (usize, usize) {
+    simd::sampled_nonzeros(block)
+}
+
 /// Test hook: for every SIMD path this CPU runs, `(path, sparse_gather, sparse_outer)` results
 /// of the same sparse `Aᵀ·B` (see `simd::sparse_tn_both`).
 #[cfg(all(

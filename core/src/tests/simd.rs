@@ -722,8 +722,9 @@ fn dense_blocks_skip_zeros_exactly() {
                 v => v as f32 - 4.0,
             })
             .collect();
-        // Row 0 holds no nonzero (its block stays dense with the others); in row 1 the
-        // nonzeros cancel to zero.
+        // Row 0 holds no nonzero; in row 1 the nonzeros cancel to zero. (At 50% or more
+        // nonzeros, AVX-512 takes the (32, 784, 128) block of rows 0–7 as dense; AVX2, whose
+        // threshold is 90%, takes those rows sparse: the next test covers its dense blocks.)
         if m > 2 {
             a[..k].iter_mut().for_each(|v| *v = -0.0);
             for (p, v) in a[k..2 * k].iter_mut().enumerate() {
@@ -757,6 +758,81 @@ fn dense_blocks_skip_zeros_exactly() {
             kern.matmul_bias_relu(m, k, n, &a, &b, &bias, &mut got);
             assert_bitwise("matmul_bias_relu, dense blocks", p, &got, &want_relu).unwrap();
         }
+    }
+}
+
+/// Blocks dense enough for every path's dense tiles (96% nonzeros, which the sample reports for
+/// every block) skip zeros exactly: zeros facing infinite and NaN weights, and, with no NaN to
+/// give it away, a zero whose sign multiplying a zero would flip (`-0.0 + +0.0` is `+0.0`).
+#[test]
+fn dense_blocks_of_every_path_skip_zeros_exactly() {
+    for (m, k, n) in [(32, 784, 37), (13, 300, 20), (7, 1500, 9)] {
+        // One zero in 25, of both signs; none in row 3 but at steps 5 and 6.
+        let mut a: Vec<f32> = (0..m * k)
+            .map(|i| match (i * 7 + i / k * 3) % 25 {
+                4 if i % 2 == 0 => 0.0,
+                4 => -0.0,
+                v => (v % 9) as f32 - 4.5,
+            })
+            .collect();
+        let row3 = &mut a[3 * k..4 * k];
+        row3.iter_mut().for_each(|v| {
+            if *v == 0.0 {
+                *v = 1.5;
+            }
+        });
+        (row3[5], row3[6]) = (0.0, -0.0);
+        for i in 0..m {
+            for h in 1..=8.min(m - i) {
+                let (nonzeros, sampled) = kernels::sampled_nonzeros(&a[i * k..(i + h) * k]);
+                assert!(
+                    nonzeros * 10 >= sampled * 9,
+                    "rows {i}..{}: {nonzeros}/{sampled}",
+                    i + h
+                );
+            }
+        }
+        let bias: Vec<f32> = (0..n)
+            .map(|j| if j % 2 == 0 { -0.0 } else { 0.5 })
+            .collect();
+        let b: Vec<f32> = (0..k * n).map(|i| ((i % 11) as f32 - 5.0) / 4.0).collect();
+        // Poisoned: the rows of B facing a zero of row 3 (and so of no other row).
+        let mut poisoned = b.clone();
+        for p in [5, 6] {
+            for j in 0..n {
+                poisoned[p * n + j] = [f32::INFINITY, f32::NAN, f32::NEG_INFINITY][j % 3];
+            }
+        }
+        // Signed: column 0 of B is zero, of the sign that keeps each of row 3's products
+        // `-0.0`; row 3's result there is `-0.0` skipping its zeros and `+0.0` multiplying them
+        // (`+0.0 · +0.0` at step 5).
+        let mut signed = b;
+        for p in 0..k {
+            signed[p * n] = if a[3 * k + p] > 0.0 { -0.0 } else { 0.0 };
+        }
+        for b in [&poisoned, &signed] {
+            let mut want = std::vec![0.0; m * n];
+            Portable.matmul_bias(m, k, n, &a, b, &bias, &mut want);
+            assert!(want[3 * n..4 * n].iter().all(|v| v.is_finite()));
+            let mut want_relu = std::vec![0.0; m * n];
+            Portable.matmul_bias_relu(m, k, n, &a, b, &bias, &mut want_relu);
+            for kern in simd_paths() {
+                let p = kern.path();
+                let mut got = std::vec![0.0; m * n];
+                kern.matmul_bias(m, k, n, &a, b, &bias, &mut got);
+                assert_bitwise("matmul_bias, dense blocks", p, &got, &want).unwrap();
+                kern.matmul_bias_relu(m, k, n, &a, b, &bias, &mut got);
+                assert_bitwise("matmul_bias_relu, dense blocks", p, &got, &want_relu).unwrap();
+            }
+        }
+        // The signed case is one that multiplying the zeros gets wrong.
+        let mut want = std::vec![0.0; m * n];
+        Portable.matmul_bias(m, k, n, &a, &signed, &bias, &mut want);
+        let multiplied = (0..k).fold(bias[0], |acc, p| a[3 * k + p].mul_add(signed[p * n], acc));
+        assert_eq!(
+            (want[3 * n].to_bits(), multiplied.to_bits()),
+            ((-0.0f32).to_bits(), 0)
+        );
     }
 }
 

@@ -20,8 +20,9 @@ pub(crate) enum Zeros {
     Skip,
     /// `A` holds none: the tiles do not look.
     Absent,
-    /// The tiles do not look, so they multiply the zeros of `A` too; a tile any of whose
-    /// results is zero or NaN is then computed again, skipping them. That is exact: adding
+    /// The tiles do not look, so they multiply the zeros of `A` too; if any result is zero or
+    /// NaN, [`blocked()`] says so, and the caller computes the whole product again with
+    /// [`Zeros::Skip`]. That is exact: adding
     /// `0·b` leaves a sum unchanged unless `b` is infinite or NaN (then the sum is NaN for
     /// good) or the sum is itself a zero (then only its sign may change, and it stays a zero
     /// until a nonzero term makes both sums equal again), so a result that is neither zero nor
@@ -259,8 +260,8 @@ fn dense_chunk<S: Simd>(row_bytes: usize, steps: usize) -> usize {
 /// accumulators to the stack (forward product 38–39% of peak inlined, 81–86% isolated; weight
 /// gradient 43–45% against 73–74%; docs/kernel-notes.md). AVX-512 isolates the forward walk
 /// ([`Walk::Rows`]) only: with 32 registers its inlined tiles did not spill until counting
-/// nonzeros in 32-bit lanes in `matmul_bias` made its 4 × 6 tile (since replaced by 8 × 3)
-/// spill (`perf annotate`);
+/// nonzeros in 32-bit lanes in `matmul_bias` made its 4 × 6 tile (since replaced by 8 × 3) spill
+/// (`perf annotate`);
 /// isolated, it does not, at the speed it had before. Isolating its weight-gradient walk halved
 /// that product in an A/B run (the short 32-step tiles lose the constants the inlined code
 /// folds in).

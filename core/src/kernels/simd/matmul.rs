@@ -1,5 +1,6 @@
 //! The three products of training and inference (`X·W + b`, `Xᵀ·dY`, `dY·Wᵀ`): each chooses
-//! dense tiles or a sparse walk per block of rows, by its share of nonzeros.
+//! dense tiles or a sparse walk per block of rows, by its share of nonzeros (for `X·W + b`,
+//! estimated from a sample).
 
 use super::blocked::{Blocked, Walk, Zeros, tile_height};
 use super::sparse::{OUTER_CHUNK_BYTES, sparse_gather, sparse_outer, sparse_rows};
@@ -14,21 +15,29 @@ fn count_nonzeros(x: &[f32]) -> usize {
         .sum()
 }
 
-/// Floats of `A` from the start of one sampled run to the next ([`sampled_nonzeros`]).
-const SAMPLE_STRIDE: usize = 128;
-/// Floats of `A` per sampled run: one 64-byte line.
+/// Floats of `A` per sampled run (64 bytes), and from the start of one stride of runs to the
+/// next ([`sampled_nonzeros`]).
 const SAMPLE_RUN: usize = 16;
+const SAMPLE_STRIDE: usize = 128;
+/// Blocks of at most this many floats are counted whole.
+const SAMPLE_ALL_UP_TO: usize = 1024;
 
-/// Nonzeros of a sample of `x` (the first [`SAMPLE_RUN`] floats of every [`SAMPLE_STRIDE`],
-/// an eighth of it), and the sample's size: what `matmul_bias` chooses its kernels by. Counting
-/// all of `x` took 1.9% of the dense forward's time (`perf`, Zen 4); the choice decides only
-/// the speed, never the result.
+/// Nonzeros of a sample of `x` and the sample's size: what `matmul_bias` chooses its kernels
+/// by. The sample is [`SAMPLE_RUN`] floats of every [`SAMPLE_STRIDE`] (an eighth), the run
+/// moving along the stride from one to the next so that rows whose length is a multiple of the
+/// stride are not sampled at the same columns every time; small blocks are counted whole.
+/// Counting all of `x` took 1.9% of the dense forward's time (`perf`, Zen 4). The choice
+/// decides only the speed, never the result.
 #[inline(always)]
-fn sampled_nonzeros(x: &[f32]) -> (usize, usize) {
+pub(crate) fn sampled_nonzeros(x: &[f32]) -> (usize, usize) {
+    if x.len() <= SAMPLE_ALL_UP_TO {
+        return (count_nonzeros(x), x.len());
+    }
     let mut nonzeros = 0;
     let mut sampled = 0;
-    for chunk in x.chunks(SAMPLE_STRIDE) {
-        let run = &chunk[..chunk.len().min(SAMPLE_RUN)];
+    for (c, chunk) in x.chunks(SAMPLE_STRIDE).enumerate() {
+        let start = (c % (SAMPLE_STRIDE / SAMPLE_RUN) * SAMPLE_RUN).min(chunk.len());
+        let run = &chunk[start..(start + SAMPLE_RUN).min(chunk.len())];
         nonzeros += match <&[f32; SAMPLE_RUN]>::try_from(run) {
             Ok(run) => run.iter().map(|&v| u32::from(v != 0.0)).sum::<u32>() as usize,
             Err(_) => count_nonzeros(run),
@@ -159,14 +168,15 @@ pub(crate) fn matmul_bias<S: Simd, const MR: usize, const NR: usize, const NC: u
                 };
                 // One row (a matrix-vector product): an `MR × NR` tile would keep only `NR`
                 // accumulators, too few to hide the FMA latency; a row of `MATVEC_NR` vectors
-                // keeps as many as the 6 × 2 tile.
+                // keeps 8.
                 while if end - i == 1 {
                     s.blocked::<1, MATVEC_NR>(&p)
                 } else {
                     s.blocked::<MR, NR>(&p)
                 } {
-                    // A result is zero or NaN: the speculation may have changed it, so all
-                    // again, skipping zeros (which never asks for another pass).
+                    // A result is zero or NaN: the speculation may have changed it, so all the
+                    // blocks of this run again (on paths with chunks, every dense block in
+                    // it), skipping zeros, which never asks for another pass.
                     p.zeros = Zeros::Skip;
                 }
             }

@@ -27,7 +27,8 @@
 //! * Zero skipping is exact: a skipped `A` entry contributes nothing at all, so non-finite
 //!   values of `B` facing a zero of `A` and `-0.0` sums behave as in portable. `matmul_bias`'s
 //!   dense tiles do not look for zeros: they multiply them too, and a block with a result that
-//!   this could have changed (a zero or a NaN) is computed again, skipping them
+//!   this could have changed (a zero or a NaN) is computed again, with the blocks run together
+//!   with it, skipping them
 //!   (`blocked::Zeros::Speculate`).
 //!
 //! # Layout
@@ -234,6 +235,8 @@ pub(crate) use blocked::{Walk, impl_isolated_blocked};
 pub(crate) use dropout::dropout_mask;
 pub(crate) use elementwise::{bytes_to_unit, column_sums, mul, relu, relu_backward, sgd};
 pub(crate) use impl_kernels::{enter, impl_kernels};
+#[cfg(test)]
+pub(crate) use matmul::sampled_nonzeros;
 pub(crate) use matmul::{matmul_bias, matmul_nt, matmul_tn};
 #[cfg(test)]
 pub(crate) use softmax::expf_in_place;

@@ -252,7 +252,7 @@ pub(super) unsafe fn tile_cols<S: Simd, const MR: usize, const NR: usize>(
 }
 
 /// Whether a result of the tile is zero or NaN (of the last vector, its first `last` lanes):
-/// four vector operations per accumulator, once per tile.
+/// a few vector operations per accumulator, once per tile.
 #[inline(always)]
 pub(super) fn zero_or_nan<S: Simd, const MR: usize, const NR: usize>(
     s: S,
