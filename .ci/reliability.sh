@@ -77,6 +77,7 @@ if [ "$what" = all ] || [ "$what" = miri ]; then
     tests::kernels::matmul_tn_matches_nalgebra
     tests::kernels::column_sums_match_nalgebra
     tests::simd::matmul_
+    tests::simd::dense_blocks_
     tests::simd::expf_matches_libm_bitwise
     quant::tests::portable_kernel_matches_reference_on_odd_shapes
     quant::tests::tutorial_model_matches_reference
