@@ -248,6 +248,9 @@ fn part_mask(_: Avx2, len: usize) -> __m256i {
 // with 45% zeros: forward 222–227 → 100 µs, weight gradient 228–229 → 82 µs (threshold 0.5 →
 // 0.9); at 10% zeros both ways cost the same (168–170 and 119–122 µs); at 3% zeros a threshold
 // of 0.97 sent part of the weight gradient's blocks to the sparse kernel: 113 µs against 100.
+// The forward's dense tiles no longer skip zeros (they speculate, `blocked::Zeros`), yet its
+// sparse walk still wins at 45% zeros: 57.7–58.1 µs against 70.4–71.1 at a threshold of 0.5
+// (Zen 4, docs/kernel-notes.md).
 impl_kernels!(
     Avx2, Path::Avx2, "avx2,fma",
     nn: (6, 2, 8, 0.9),
