@@ -124,6 +124,15 @@ impl Simd for Neon {
         neon!(vaddvq_u32(vandq_u32(nz, weights)))
     }
     #[inline(always)]
+    fn nonzero_number_bits(self, a: float32x4_t) -> u32 {
+        // `|a| > |0|` is false for `±0` and NaN.
+        let nz = neon!(vcagtq_f32(a, vdupq_n_f32(0.0)));
+        let weights = [1u32, 2, 4, 8];
+        // SAFETY: reads the 4 `u32` of a local array (NEON is enabled for the target).
+        let weights = unsafe { vld1q_u32(weights.as_ptr()) };
+        neon!(vaddvq_u32(vandq_u32(nz, weights)))
+    }
+    #[inline(always)]
     fn select(self, m: uint32x4_t, a: float32x4_t, b: float32x4_t) -> float32x4_t {
         neon!(vbslq_f32(m, a, b))
     }

@@ -133,6 +133,11 @@ impl Simd for Avx2 {
         avx!(_mm256_cmp_ps::<_CMP_GT_OQ>(a, b))
     }
     #[inline(always)]
+    fn nonzero_number_bits(self, a: __m256) -> u32 {
+        // Ordered not-equal: false for NaN.
+        avx!(_mm256_movemask_ps(_mm256_cmp_ps::<_CMP_NEQ_OQ>(a, _mm256_setzero_ps())) as u32)
+    }
+    #[inline(always)]
     fn nonzero_bits(self, a: __m256) -> u32 {
         avx!(_mm256_movemask_ps(_mm256_cmp_ps::<_CMP_NEQ_UQ>(a, _mm256_setzero_ps())) as u32)
     }

@@ -142,6 +142,14 @@ impl Simd for Avx512 {
         avx512!(_mm512_cmp_ps_mask::<_CMP_GT_OQ>(a, b))
     }
     #[inline(always)]
+    fn nonzero_number_bits(self, a: __m512) -> u32 {
+        // Ordered not-equal: false for NaN.
+        u32::from(avx512!(_mm512_cmp_ps_mask::<_CMP_NEQ_OQ>(
+            a,
+            _mm512_setzero_ps()
+        )))
+    }
+    #[inline(always)]
     fn nonzero_bits(self, a: __m512) -> u32 {
         u32::from(avx512!(_mm512_cmp_ps_mask::<_CMP_NEQ_UQ>(
             a,

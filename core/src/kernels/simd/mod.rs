@@ -107,6 +107,8 @@ pub(crate) trait Simd: Copy {
     fn gt(self, a: Self::F, b: Self::F) -> Self::M;
     /// `a != 0` (true for NaN), as a bit per lane.
     fn nonzero_bits(self, a: Self::F) -> u32;
+    /// `a` is a number other than zero (false for `±0` and NaN), as a bit per lane.
+    fn nonzero_number_bits(self, a: Self::F) -> u32;
     /// `m ? a : b`.
     fn select(self, m: Self::M, a: Self::F, b: Self::F) -> Self::F;
     /// `a > 0 ? a : +0` (so `+0` for NaN and `-0`).

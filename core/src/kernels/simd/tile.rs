@@ -7,7 +7,6 @@ use super::{Simd, ld, st};
 /// (`1..=LANES`) columns. Accumulates `Σ_q a(r, q)·B[q]` for `q in 0..steps`, where row `r`'s
 /// value at step `q` is `*a.add(r·ars + q·aqs)` and `B[q]` starts at `b.add(q·ldb)`; steps whose
 /// `a` value is zero are skipped for that row. `acc` holds the initial values.
-#[derive(Clone, Copy)]
 pub(super) struct Tile {
     pub steps: usize,
     pub ars: usize,
@@ -252,22 +251,18 @@ pub(super) unsafe fn tile_cols<S: Simd, const MR: usize, const NR: usize>(
 }
 
 /// Whether a result of the tile is zero or NaN (of the last vector, its first `last` lanes):
-/// a few vector operations per accumulator, once per tile.
+/// one compare per accumulator, once per tile.
 #[inline(always)]
 pub(super) fn zero_or_nan<S: Simd, const MR: usize, const NR: usize>(
     s: S,
     acc: &[[S::F; NR]; MR],
     last: usize,
 ) -> bool {
-    let (zero, one, abs) = (s.splat(0.0), s.splat(1.0), s.usplat(0x7fff_ffff));
     let mut bad = 0;
     for acc in acc {
         for (v, &x) in acc.iter().enumerate() {
-            // `|x| > 0` is false exactly for zeros and NaN.
-            let ok = s.gt(s.bits_as_f32(s.uand(s.to_bits(x), abs)), zero);
-            let ok = s.nonzero_bits(s.select(ok, one, zero));
             let lanes = if v + 1 == NR { last } else { S::LANES };
-            bad |= !ok & (u32::MAX >> (32 - lanes));
+            bad |= !s.nonzero_number_bits(x) & (u32::MAX >> (32 - lanes));
         }
     }
     bad != 0
