@@ -28,6 +28,15 @@ macro_rules! neon {
     };
 }
 
+/// A mask's lanes (all ones or all zeros each) as bits, lane `i` at bit `i`.
+#[inline(always)]
+fn lane_bits(m: uint32x4_t) -> u32 {
+    let weights = [1u32, 2, 4, 8];
+    // SAFETY: reads the 4 `u32` of a local array (NEON is enabled for the target).
+    let weights = unsafe { vld1q_u32(weights.as_ptr()) };
+    neon!(vaddvq_u32(vandq_u32(m, weights)))
+}
+
 impl Simd for Neon {
     const LANES: usize = 4;
     type F = float32x4_t;
@@ -117,20 +126,12 @@ impl Simd for Neon {
     #[inline(always)]
     fn nonzero_bits(self, a: float32x4_t) -> u32 {
         // `a == 0` is false for NaN, so NaN counts as nonzero, as `x != 0.0` does.
-        let nz = neon!(vmvnq_u32(vceqzq_f32(a)));
-        let weights = [1u32, 2, 4, 8];
-        // SAFETY: reads the 4 `u32` of a local array (NEON is enabled for the target).
-        let weights = unsafe { vld1q_u32(weights.as_ptr()) };
-        neon!(vaddvq_u32(vandq_u32(nz, weights)))
+        lane_bits(neon!(vmvnq_u32(vceqzq_f32(a))))
     }
     #[inline(always)]
     fn nonzero_number_bits(self, a: float32x4_t) -> u32 {
         // `|a| > |0|` is false for `±0` and NaN.
-        let nz = neon!(vcagtq_f32(a, vdupq_n_f32(0.0)));
-        let weights = [1u32, 2, 4, 8];
-        // SAFETY: reads the 4 `u32` of a local array (NEON is enabled for the target).
-        let weights = unsafe { vld1q_u32(weights.as_ptr()) };
-        neon!(vaddvq_u32(vandq_u32(nz, weights)))
+        lane_bits(neon!(vcagtq_f32(a, vdupq_n_f32(0.0))))
     }
     #[inline(always)]
     fn select(self, m: uint32x4_t, a: float32x4_t, b: float32x4_t) -> float32x4_t {
