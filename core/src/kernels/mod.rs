@@ -70,8 +70,8 @@ pub mod aarch64_neon;
 
 pub use portable::{argmax, dropout_scale, dropout_threshold};
 
-/// Test hook: `(nonzeros, sampled)` of the sample by which `matmul_bias`'s SIMD paths choose
-/// between their dense and sparse kernels for a block of `A`.
+/// Test hook: for every SIMD path this CPU runs, `(path, (nonzeros, sampled))` of the sample
+/// by which its `matmul_bias` chooses between the dense and sparse kernels for a block of `A`.
 #[cfg(all(
     test,
     any(
@@ -79,9 +79,39 @@ pub use portable::{argmax, dropout_scale, dropout_threshold};
         all(target_arch = "aarch64", target_feature = "neon")
     )
 ))]
-pub(crate) fn sampled_nonzeros(block: &[f32]) -> (usize, usize) {
-    simd::sampled_nonzeros(block)
+pub(crate) fn sampled_nonzeros(block: &[f32]) -> std::vec::Vec<(Path, (usize, usize))> {
+    let mut out = std::vec::Vec::new();
+    #[cfg(target_arch = "x86_64")]
+    {
+        if let Some(k) = x86_avx2::Avx2::new() {
+            out.push((Path::Avx2, simd::sampled_nonzeros(k, block)));
+        }
+        if let Some(k) = x86_avx512::Avx512::new() {
+            out.push((Path::Avx512, simd::sampled_nonzeros(k, block)));
+        }
+    }
+    #[cfg(target_arch = "aarch64")]
+    {
+        let sample = simd::sampled_nonzeros(aarch64_neon::Neon, block);
+        out.push((Path::Neon, sample));
+    }
+    out
 }
+
+/// Test hook: the sample's shape (`simd::sampled_nonzeros`): runs of `.0` floats, one per `.1`
+/// floats, blocks of up to `.2` floats counted whole.
+#[cfg(all(
+    test,
+    any(
+        all(target_arch = "x86_64", target_feature = "sse2"),
+        all(target_arch = "aarch64", target_feature = "neon")
+    )
+))]
+pub(crate) const SAMPLE_SHAPE: (usize, usize, usize) = (
+    simd::SAMPLE_RUN,
+    simd::SAMPLE_STRIDE,
+    simd::SAMPLE_ALL_UP_TO,
+);
 
 /// Test hook: for every SIMD path this CPU runs, `(path, sparse_gather, sparse_outer)` results
 /// of the same sparse `Aᵀ·B` (see `simd::sparse_tn_both`).

@@ -761,6 +761,64 @@ fn dense_blocks_skip_zeros_exactly() {
     }
 }
 
+/// The sample by which `matmul_bias` chooses its kernels, on every SIMD path: the floats its
+/// documentation names (runs of `SAMPLE_SHAPE.0` at a moving offset in every `SAMPLE_SHAPE.1`,
+/// small blocks whole), counted one at a time here; zeros of both signs, NaNs and lengths that
+/// end inside a run or a vector.
+#[test]
+fn sampled_nonzeros_of_every_path_count_the_documented_sample() {
+    if simd_paths().is_empty() {
+        return; // Miri, or a CPU with no SIMD path: nothing to compare.
+    }
+    let (run, stride, whole) = kernels::SAMPLE_SHAPE;
+    let oracle = |x: &[f32]| -> (usize, usize) {
+        if x.len() <= whole {
+            return (x.iter().filter(|&&v| v != 0.0).count(), x.len());
+        }
+        let (mut nonzeros, mut sampled) = (0, 0);
+        for (c, chunk) in x.chunks(stride).enumerate() {
+            let start = c % (stride / run) * run;
+            for &v in chunk.iter().skip(start).take(run) {
+                nonzeros += usize::from(v != 0.0);
+                sampled += 1;
+            }
+        }
+        (nonzeros, sampled)
+    };
+    use rand_core::Rng;
+    let mut rng = rand_pcg::Pcg32::new(7, 11);
+    let mut tested = 0;
+    for len in [
+        0,
+        1,
+        17,
+        1000,
+        1024,
+        1025,
+        1500,
+        4704,
+        6272,
+        6277,
+        12_345,
+        3 * stride + run + 5,
+    ] {
+        let x: Vec<f32> = (0..len)
+            .map(|_| match rng.next_u32() % 8 {
+                0 => 0.0,
+                1 => -0.0,
+                2 => f32::NAN,
+                v => v as f32 - 4.5,
+            })
+            .collect();
+        let want = oracle(&x);
+        for (p, got) in kernels::sampled_nonzeros(&x) {
+            assert_eq!(got, want, "{p:?}, {len} floats");
+            tested += 1;
+        }
+    }
+    assert_eq!(tested, 12 * simd_paths().len());
+}
+
 /// Blocks dense enough for every path's dense tiles (96% nonzeros, which the sample reports for
 /// every block) skip zeros exactly: zeros facing infinite and NaN weights, and, with no NaN to
 /// give it away, a zero whose sign multiplying a zero would flip (`-0.0 + +0.0` is `+0.0`).
@@ -784,12 +842,13 @@ fn dense_blocks_of_every_path_skip_zeros_exactly() {
         (row3[5], row3[6]) = (0.0, -0.0);
         for i in 0..m {
             for h in 1..=8.min(m - i) {
-                let (nonzeros, sampled) = kernels::sampled_nonzeros(&a[i * k..(i + h) * k]);
-                assert!(
-                    nonzeros * 10 >= sampled * 9,
-                    "rows {i}..{}: {nonzeros}/{sampled}",
-                    i + h
-                );
+                for (p, (nonzeros, sampled)) in kernels::sampled_nonzeros(&a[i * k..(i + h) * k]) {
+                    assert!(
+                        nonzeros * 10 >= sampled * 9,
+                        "{p:?}, rows {i}..{}: {nonzeros}/{sampled}",
+                        i + h
+                    );
+                }
             }
         }
         let bias: Vec<f32> = (0..n)

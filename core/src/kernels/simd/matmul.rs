@@ -17,34 +17,54 @@ fn count_nonzeros(x: &[f32]) -> usize {
 
 /// Floats of `A` per sampled run (64 bytes), and from the start of one stride of runs to the
 /// next ([`sampled_nonzeros`]).
-const SAMPLE_RUN: usize = 16;
-const SAMPLE_STRIDE: usize = 128;
+pub(crate) const SAMPLE_RUN: usize = 16;
+pub(crate) const SAMPLE_STRIDE: usize = 512;
 /// Blocks of at most this many floats are counted whole.
-const SAMPLE_ALL_UP_TO: usize = 1024;
+pub(crate) const SAMPLE_ALL_UP_TO: usize = 1024;
+
+/// Nonzeros of `x`, a vector at a time (a compare and a population count).
+#[inline(always)]
+fn count_nonzeros_simd<S: Simd>(s: S, x: &[f32]) -> usize {
+    let vectors = x.chunks_exact(S::LANES);
+    let rest = count_nonzeros(vectors.remainder());
+    vectors
+        // SAFETY: each chunk holds `LANES` floats.
+        .map(|v| unsafe { s.nonzero_bits(s.load(v.as_ptr())) }.count_ones() as usize)
+        .sum::<usize>()
+        + rest
+}
 
 /// Nonzeros of a sample of `x` and the sample's size: what `matmul_bias` chooses its kernels
-/// by. The sample is [`SAMPLE_RUN`] floats of every [`SAMPLE_STRIDE`] (an eighth), the run
-/// moving along the stride from one to the next so that rows whose length is a multiple of the
-/// stride are not sampled at the same columns every time; small blocks are counted whole.
-/// Counting all of `x` took 1.9% of the dense forward's time (`perf`, Zen 4). The choice
-/// decides only the speed, never the result.
+/// by. The sample is [`SAMPLE_RUN`] floats of every [`SAMPLE_STRIDE`] (one cache line in 32),
+/// the run moving along the stride from one to the next so that rows whose length is a
+/// multiple of the stride are not sampled at the same columns every time; small blocks are
+/// counted whole. The choice decides only the speed, never the result, and the sample is what
+/// it costs: the dense forward of 32 × 784 × 128 won 282–305 of 400 rounds against `gemm`
+/// with a sample of a 32nd, 73–126 with an eighth (each sampled line is a load from L2), and
+/// counting all of `x` took 1.9% of its time (`perf`, Zen 4).
 #[inline(always)]
-pub(crate) fn sampled_nonzeros(x: &[f32]) -> (usize, usize) {
+pub(crate) fn sampled_nonzeros<S: Simd>(s: S, x: &[f32]) -> (usize, usize) {
     if x.len() <= SAMPLE_ALL_UP_TO {
-        return (count_nonzeros(x), x.len());
+        return (count_nonzeros_simd(s, x), x.len());
     }
-    let mut nonzeros = 0;
-    let mut sampled = 0;
+    let (mut nonzeros, mut sampled) = (0, 0);
     for (c, chunk) in x.chunks(SAMPLE_STRIDE).enumerate() {
         let start = (c % (SAMPLE_STRIDE / SAMPLE_RUN) * SAMPLE_RUN).min(chunk.len());
         let run = &chunk[start..(start + SAMPLE_RUN).min(chunk.len())];
-        nonzeros += match <&[f32; SAMPLE_RUN]>::try_from(run) {
-            Ok(run) => run.iter().map(|&v| u32::from(v != 0.0)).sum::<u32>() as usize,
-            Err(_) => count_nonzeros(run),
-        };
+        nonzeros += count_nonzeros_simd(s, run);
         sampled += run.len();
     }
     (nonzeros, sampled)
+}
+
+/// Whether `matmul_bias` takes the sparse kernel for a block of `A` rows: fewer than
+/// `sparse_below` of its sample nonzero. A function, not a closure: the closure it was, not
+/// inlined, compiled to baseline x86-64 (SSE2, no `popcnt`) outside the kernel's
+/// `#[target_feature]` function, and took 1.3% of the dense forward's time (`perf`, Zen 4).
+#[inline(always)]
+fn goes_sparse<S: Simd>(s: S, block: &[f32], sparse_below: f32) -> bool {
+    let (nonzeros, sampled) = sampled_nonzeros(s, block);
+    (nonzeros as f32) < sparse_below * sampled as f32
 }
 
 /// Nonzeros in columns `p..p + len` of the `rows`-row matrix `a` with row stride `k`. A
@@ -114,20 +134,16 @@ pub(crate) fn matmul_bias<S: Simd, const MR: usize, const NR: usize, const NC: u
     // kernel reuses B across all of their rows, the dense one walks B in chunks that stay in L1
     // across its row tiles (`DENSE_B_CHUNK`). Either kernel is exact whatever the estimate: the
     // sparse one skips zeros, the dense one speculates (`Zeros::Speculate`).
-    let goes_sparse = |i: usize, mr: usize| {
-        let (nonzeros, sampled) = sampled_nonzeros(&a[i * k..(i + mr) * k]);
-        (nonzeros as f32) < sparse_below * sampled as f32
-    };
     let mut i = 0;
     while i < m {
         let mr = tile_height::<MR>(m - i);
-        let sparse = goes_sparse(i, mr);
+        let sparse = goes_sparse(s, &a[i * k..(i + mr) * k], sparse_below);
         let mut end = i + mr;
         // Dense blocks run one at a time on paths that take no chunks: their row block's A
         // stays in L1 across the column blocks.
         while end < m && (sparse || S::DENSE_B_CHUNK > 0) {
             let h = tile_height::<MR>(m - end);
-            if goes_sparse(end, h) != sparse {
+            if goes_sparse(s, &a[end * k..(end + h) * k], sparse_below) != sparse {
                 break;
             }
             end += h;

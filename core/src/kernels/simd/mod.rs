@@ -238,7 +238,7 @@ pub(crate) use dropout::dropout_mask;
 pub(crate) use elementwise::{bytes_to_unit, column_sums, mul, relu, relu_backward, sgd};
 pub(crate) use impl_kernels::{enter, impl_kernels};
 #[cfg(test)]
-pub(crate) use matmul::sampled_nonzeros;
+pub(crate) use matmul::{SAMPLE_ALL_UP_TO, SAMPLE_RUN, SAMPLE_STRIDE, sampled_nonzeros};
 pub(crate) use matmul::{matmul_bias, matmul_nt, matmul_tn};
 #[cfg(test)]
 pub(crate) use softmax::expf_in_place;
