@@ -1,8 +1,9 @@
 //! x86-64 AVX2 + FMA kernels: 8 `f32` lanes in 16 `ymm` registers.
 //!
-//! [`Avx2`] is the proof token: [`Avx2::new`] returns one only if the CPU has AVX2 and FMA and
-//! the OS saves the `ymm` state (`cpufeatures` checks CPUID and `XGETBV`). Its [`Kernels`]
-//! methods run the generic kernels of `simd.rs` compiled for `avx2,fma`.
+//! [`Avx2`] is the proof token: [`Avx2::new`] returns one only if the CPU has AVX2, FMA and
+//! POPCNT (every AVX2 CPU has it; `matmul_bias` counts its sample's nonzeros with it) and the OS
+//! saves the `ymm` state (`cpufeatures` checks CPUID and `XGETBV`). Its [`Kernels`] methods run
+//! the generic kernels of `simd.rs` compiled for `avx2,fma,popcnt`.
 //!
 //! Tiles: `matmul_bias` 6 rows × 2 vectors (12 accumulators), `matmul_tn` 6 × 2, the sparse row
 //! kernel 8 vectors (64 columns) at a time, `matmul_nt` 3 × 3 dot products (4 × 3 spilled
@@ -16,7 +17,7 @@ use core::arch::x86_64::*;
 use super::simd::{self, Simd, enter, impl_kernels};
 use super::{Kernels, Path};
 
-cpufeatures::new!(cpu_avx2, "avx2", "fma");
+cpufeatures::new!(cpu_avx2, "avx2", "fma", "popcnt");
 
 /// The AVX2 + FMA path. Exists only on CPUs that support it.
 #[derive(Clone, Copy, Debug)]
@@ -235,7 +236,7 @@ impl Simd for Avx2 {
         avx!(_mm256_cvtepi32_ps(a))
     }
 
-    simd::impl_isolated_blocked!(Avx2, "avx2,fma");
+    simd::impl_isolated_blocked!(Avx2, "avx2,fma,popcnt");
 }
 
 /// Lanes `< len` all ones (the mask of `vmaskmovps`).
@@ -257,7 +258,7 @@ fn part_mask(_: Avx2, len: usize) -> __m256i {
 // sparse walk still wins at 45% zeros: 57.7–58.1 µs against 70.4–71.1 at a threshold of 0.5
 // (Zen 4, docs/kernel-notes.md).
 impl_kernels!(
-    Avx2, Path::Avx2, "avx2,fma",
+    Avx2, Path::Avx2, "avx2,fma,popcnt",
     nn: (6, 2, 8, 0.9),
     tn: (6, 2),
     nt: (3, 3),

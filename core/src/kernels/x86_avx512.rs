@@ -2,7 +2,7 @@
 //! for the exact zero skipping of the matmuls.
 //!
 //! [`Avx512`] is the proof token: [`Avx512::new`] returns one only if the CPU has AVX-512F (and
-//! AVX2, FMA) and the OS saves the `zmm`/opmask state (`cpufeatures` checks CPUID and
+//! AVX2, FMA, POPCNT) and the OS saves the `zmm`/opmask state (`cpufeatures` checks CPUID and
 //! `XGETBV`). On Zen 4 a `zmm` FMA issues at half the rate of a `ymm` one, so the peak is the same
 //! as AVX2's; the gains are the 32 registers (bigger tiles, fewer loads per FMA), masked tails and
 //! branch-free masked FMAs where a tile meets zeros of `A`.
@@ -21,7 +21,7 @@ use core::arch::x86_64::*;
 use super::simd::{self, Simd, enter, impl_kernels};
 use super::{Kernels, Path};
 
-cpufeatures::new!(cpu_avx512, "avx512f", "avx2", "fma");
+cpufeatures::new!(cpu_avx512, "avx512f", "avx2", "fma", "popcnt");
 
 /// The AVX-512F path. Exists only on CPUs that support it.
 #[derive(Clone, Copy, Debug)]
@@ -244,11 +244,12 @@ impl Simd for Avx512 {
     fn i32_to_f32(self, a: __m512i) -> __m512 {
         avx512!(_mm512_cvtepi32_ps(a))
     }
-    simd::impl_isolated_blocked!(Avx512, "avx512f,avx2,fma", |walk| walk == simd::Walk::Rows);
+    simd::impl_isolated_blocked!(Avx512, "avx512f,avx2,fma,popcnt", |walk| walk
+        == simd::Walk::Rows);
 }
 
 impl_kernels!(
-    Avx512, Path::Avx512, "avx512f,avx2,fma",
+    Avx512, Path::Avx512, "avx512f,avx2,fma,popcnt",
     nn: (8, 3, 8, 0.5),
     tn: (12, 2),
     nt: (4, 4),
