@@ -12,7 +12,7 @@
 //! 4 × 6 tiles did), `matmul_tn` 12 rows × 2 vectors, the sparse row kernel 8 vectors
 //! (128 columns) at a time, `matmul_nt` 4 × 4 dot products. Row blocks of `A` (or column blocks,
 //! for `matmul_tn`) with under 50% nonzeros take the sparse kernel (for `matmul_bias`, as
-//! estimated from a sample of an eighth of the block).
+//! estimated from a sample of one cache line in 32).
 #![allow(unsafe_code)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 

@@ -38,10 +38,11 @@ fn count_nonzeros_simd<S: Simd>(s: S, x: &[f32]) -> usize {
 /// by. The sample is [`SAMPLE_RUN`] floats of every [`SAMPLE_STRIDE`] (one cache line in 32),
 /// the run moving along the stride from one to the next so that rows whose length is a
 /// multiple of the stride are not sampled at the same columns every time; small blocks are
-/// counted whole. The choice decides only the speed, never the result, and the sample is what
-/// it costs: the dense forward of 32 × 784 × 128 won 282–305 of 400 rounds against `gemm`
-/// with a sample of a 32nd, 73–126 with an eighth (each sampled line is a load from L2), and
-/// counting all of `x` took 1.9% of its time (`perf`, Zen 4).
+/// counted whole. The choice decides only the speed, never the result; the sample is small
+/// because it costs time on every call: with an eighth, the dense forward of 32 × 784 × 128
+/// raced 0.9935–0.9967× `gemm`, with a 32nd (and POPCNT) 1.0020–1.0032× in five races of six
+/// (each sampled line is a load from L2; docs/kernel-notes.md), and counting all of `x` took
+/// 1.9% of its time (`perf`, Zen 4).
 #[inline(always)]
 pub(crate) fn sampled_nonzeros<S: Simd>(s: S, x: &[f32]) -> (usize, usize) {
     if x.len() <= SAMPLE_ALL_UP_TO {
