@@ -61,7 +61,7 @@ pub(crate) fn sampled_nonzeros<S: Simd>(s: S, x: &[f32]) -> (usize, usize) {
 /// Whether `matmul_bias` takes the sparse kernel for a block of `A` rows: fewer than
 /// `sparse_below` of its sample nonzero. A function, not a closure: the closure it was, not
 /// inlined, compiled to baseline x86-64 (SSE2, no `popcnt`) outside the kernel's
-/// `#[target_feature]` function, and took 1.3% of the dense forward's time (`perf`, Zen 4).
+/// `#[target_feature]` function, and took 1.4% of the dense forward's time (`perf`, Zen 4).
 #[inline(always)]
 fn goes_sparse<S: Simd>(s: S, block: &[f32], sparse_below: f32) -> bool {
     let (nonzeros, sampled) = sampled_nonzeros(s, block);
