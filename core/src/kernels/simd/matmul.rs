@@ -4,6 +4,7 @@
 
 use super::blocked::{Blocked, Walk, Zeros, tile_height};
 use super::sparse::{OUTER_CHUNK_BYTES, sparse_gather, sparse_outer, sparse_rows};
+use super::tile::nonzero_bits;
 use super::{Simd, ld, size, strided_size};
 
 /// Nonzeros of `x`, counted in `u32` lanes (a compare and a subtract per vector; counting in
@@ -22,16 +23,13 @@ pub(crate) const SAMPLE_STRIDE: usize = 512;
 /// Blocks of at most this many floats are counted whole.
 pub(crate) const SAMPLE_ALL_UP_TO: usize = 1024;
 
-/// Nonzeros of `x`, a vector at a time (a compare and a population count).
+/// Nonzeros of `x`, a vector at a time (a compare and a population count; the tiles' lane bits).
 #[inline(always)]
 fn count_nonzeros_simd<S: Simd>(s: S, x: &[f32]) -> usize {
-    let vectors = x.chunks_exact(S::LANES);
-    let rest = count_nonzeros(vectors.remainder());
-    vectors
-        // SAFETY: each chunk holds `LANES` floats.
-        .map(|v| unsafe { s.nonzero_bits(s.load(v.as_ptr())) }.count_ones() as usize)
-        .sum::<usize>()
-        + rest
+    x.chunks(32)
+        // SAFETY: each chunk is `len ≤ 32` readable floats.
+        .map(|c| unsafe { nonzero_bits(s, c.as_ptr(), c.len()) }.count_ones() as usize)
+        .sum()
 }
 
 /// Nonzeros of a sample of `x` and the sample's size: what `matmul_bias` chooses its kernels

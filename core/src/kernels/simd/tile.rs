@@ -59,7 +59,7 @@ pub(super) unsafe fn tile_step<S: Simd, const MR: usize, const NR: usize, const 
 /// # Safety
 /// `p..p + len` readable.
 #[inline(always)]
-unsafe fn nonzero_bits<S: Simd>(s: S, p: *const f32, len: usize) -> u32 {
+pub(super) unsafe fn nonzero_bits<S: Simd>(s: S, p: *const f32, len: usize) -> u32 {
     let mut bits = 0;
     let mut i = 0;
     while i < len {
